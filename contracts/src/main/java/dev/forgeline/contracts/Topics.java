@@ -18,6 +18,11 @@ public final class Topics {
     public static final String DATASETS = "forge.datasets";
     /** Compacted: the model registry, the latest {@link ModelCard} per model id. */
     public static final String MODELS = "forge.models";
+    /**
+     * Compacted: {@link JobCancel} per job id. Every worker tails it, so a cancel reaches a job
+     * whose request partition is paused (it is running) and one whose request has not been read yet.
+     */
+    public static final String JOB_CANCELS = "forge.job-cancels";
     /** Dead letters: {@link DeadLetter}. */
     public static final String DLQ = "forge.dlq";
 
@@ -36,6 +41,7 @@ public final class Topics {
             new TopicSpec(EVAL_REQUESTS, 3, false),
             new TopicSpec(JOBS, 3, true),
             new TopicSpec(JOB_EVENTS, 3, false),
+            new TopicSpec(JOB_CANCELS, 1, true),
             new TopicSpec(DATASETS, 1, true),
             new TopicSpec(MODELS, 1, true),
             new TopicSpec(DLQ, 1, false));
