@@ -1,0 +1,82 @@
+package dev.forgeline.engine.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+
+/**
+ * Causal self-attention with grouped-query heads (Ainslie et al., GQA): nh query heads share
+ * nkv key/value heads, nh / nkv queries per group. Queries are grouped onto their kv head
+ * instead of repeating keys and values, so nothing is copied per step.
+ */
+public final class Attention {
+
+    private final int layer;
+    private final int queryHeads;
+    private final int kvHeads;
+    private final int groups;
+    private final int headDim;
+    private final Linear qkv; // q_proj | k_proj | v_proj
+    private final Linear output; // o_proj
+    private final DataType dtype;
+
+    public Attention(int layer, int queryHeads, int kvHeads, int headDim, Linear qkv, Linear output, DataType dtype) {
+        this.layer = layer;
+        this.queryHeads = queryHeads;
+        this.kvHeads = kvHeads;
+        this.groups = queryHeads / kvHeads;
+        this.headDim = headDim;
+        this.qkv = qkv;
+        this.output = output;
+        this.dtype = dtype;
+    }
+
+    /** x (B, T, hidden) -> (B, T, hidden). */
+    public NDArray forward(NDArray x, Step step) {
+        long b = step.batch();
+        long t = step.seqLen();
+        NDArray h = qkv.forward(x).reshape(new Shape(b, t, queryHeads + 2L * kvHeads, headDim));
+        h = step.angles().apply(h); // q and k rotated (q pre-scaled by 1/sqrt(hd)), v untouched
+        NDList parts = h.split(new long[] {queryHeads, queryHeads + kvHeads}, 2);
+        NDArray q = parts.get(0); // (B, T, nh, hd)
+        NDArray k = parts.get(1); // (B, T, nkv, hd)
+        NDArray v = parts.get(2); // (B, T, nkv, hd)
+        KvCache cache = step.cache();
+        if (cache != null) {
+            cache.write(layer, step, k, v);
+            k = cache.keys(layer, step); // (B, nkv, S, hd)
+            v = cache.values(layer, step); // (B, nkv, S, hd)
+        } else {
+            k = k.transpose(0, 2, 1, 3); // (B, nkv, T, hd)
+            v = v.transpose(0, 2, 1, 3);
+        }
+        NDArray grouped = t == 1
+                ? q.reshape(new Shape(b, kvHeads, groups, headDim)) // (B, nkv, g, hd)
+                : q.reshape(new Shape(b, t, kvHeads, groups, headDim))
+                        .transpose(0, 2, 3, 1, 4)
+                        .reshape(new Shape(b, kvHeads, groups * t, headDim)); // (B, nkv, g*T, hd)
+        NDArray scores = grouped.matMul(k.swapAxes(2, 3)); // (B, nkv, g*T, S)
+        if (step.mask() != null) {
+            scores = scores.add(step.mask());
+        }
+        NDArray weights = dtype == DataType.FLOAT32
+                ? scores.softmax(-1)
+                : scores.toType(DataType.FLOAT32, false).softmax(-1).toType(dtype, false);
+        NDArray out = weights.matMul(v); // (B, nkv, g*T, hd)
+        out = t == 1
+                ? out.reshape(new Shape(b, 1, (long) queryHeads * headDim))
+                : out.reshape(new Shape(b, kvHeads, groups, t, headDim))
+                        .transpose(0, 3, 1, 2, 4)
+                        .reshape(new Shape(b, t, (long) queryHeads * headDim)); // (B, T, nh*hd)
+        return output.forward(out);
+    }
+
+    public Linear qkv() {
+        return qkv;
+    }
+
+    public Linear output() {
+        return output;
+    }
+}

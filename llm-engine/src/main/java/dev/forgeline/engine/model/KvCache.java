@@ -1,0 +1,109 @@
+package dev.forgeline.engine.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import dev.forgeline.engine.config.ModelConfig;
+
+/**
+ * Keys and values of past positions, preallocated for {@code rows} sequences of up to
+ * {@code maxLength} positions and written in place, so a decode step allocates nothing that
+ * grows with the context. Each row is one sequence with its own length; rows are independent,
+ * which lets a scheduler add and remove sequences between steps.
+ *
+ * <p>Layout per layer: (rows, kv_heads, max_length, head_dim), keys and values apart. Reading
+ * rows [r, r+B) and positions [0, S) is then a view whose batch dimensions collapse, so the
+ * attention matmuls run on it without a copy.
+ */
+public final class KvCache implements AutoCloseable {
+
+    private final NDManager manager;
+    private final NDArray[] keys;
+    private final NDArray[] values;
+    private final int rows;
+    private final int maxLength;
+    private final int[] lengths;
+
+    public KvCache(NDManager parent, ModelConfig config, int rows, int maxLength, DataType dtype) {
+        this.manager = parent.newSubManager();
+        this.rows = rows;
+        this.maxLength = maxLength;
+        this.lengths = new int[rows];
+        int layers = config.numHiddenLayers();
+        this.keys = new NDArray[layers];
+        this.values = new NDArray[layers];
+        Shape shape = new Shape(rows, config.numKeyValueHeads(), maxLength, config.headDim());
+        for (int l = 0; l < layers; l++) {
+            keys[l] = manager.zeros(shape, dtype);
+            values[l] = manager.zeros(shape, dtype);
+        }
+    }
+
+    /** Writes k and v (B, T, kv_heads, hd) of rows step.rowIndex at positions step.writePositions. */
+    void write(int layer, Step step, NDArray k, NDArray v) {
+        // Advanced indices (B,1) and (B,T) around a full slice: torch puts the broadcast index
+        // dimensions first, so the value is laid out (B, T, kv_heads, hd), exactly as k comes.
+        NDIndex at = new NDIndex("{}, :, {}", step.cacheRowIndex(), step.cachePositionIndex());
+        keys[layer].set(at, k);
+        values[layer].set(at, v);
+    }
+
+    /** Keys of rows [rowStart, rowStart + B), positions [0, S): (B, kv_heads, S, hd), a view. */
+    NDArray keys(int layer, Step step) {
+        return keys[layer].get(window(step));
+    }
+
+    NDArray values(int layer, Step step) {
+        return values[layer].get(window(step));
+    }
+
+    private static NDIndex window(Step step) {
+        return new NDIndex()
+                .addSliceDim(step.rowStart(), step.rowStart() + step.batch())
+                .addAllDim()
+                .addSliceDim(0, step.keyLength());
+    }
+
+    /** Copies row {@code from} into row {@code to} (keys, values and length), to keep rows packed. */
+    public void moveRow(int from, int to) {
+        if (from == to) {
+            return;
+        }
+        for (int l = 0; l < keys.length; l++) {
+            keys[l].set(new NDIndex().addIndices(to), keys[l].get(from));
+            values[l].set(new NDIndex().addIndices(to), values[l].get(from));
+        }
+        lengths[to] = lengths[from];
+        lengths[from] = 0;
+    }
+
+    public int length(int row) {
+        return lengths[row];
+    }
+
+    public void setLength(int row, int length) {
+        if (length < 0 || length > maxLength) {
+            throw new IllegalArgumentException("length " + length + " outside [0, " + maxLength + "]");
+        }
+        lengths[row] = length;
+    }
+
+    public int rows() {
+        return rows;
+    }
+
+    public int maxLength() {
+        return maxLength;
+    }
+
+    NDManager manager() {
+        return manager;
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+    }
+}

@@ -1,0 +1,164 @@
+package dev.forgeline.engine.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.index.NDIndex;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * {@code y = x W^T + b}, where W may be several projections stacked along the output axis
+ * (q|k|v, gate|up). Each native call through DJL costs microseconds whatever its size, so the
+ * projections that read the same input run as one matmul; the slice table keeps each
+ * projection's identity, so LoRA can still target q_proj or up_proj alone.
+ */
+public final class Linear {
+
+    private final List<String> names;
+    private final long[] outSizes;
+    private final long[] offsets; // split points between slices along the output axis
+    private NDArray weight; // (sum(out), in): nn.Linear's layout, as in the checkpoint
+    private NDArray bias; // (sum(out)) or null
+    private final Map<String, LoraAdapter> adapters = new LinkedHashMap<>();
+
+    public Linear(List<String> names, long[] outSizes, NDArray weight, NDArray bias) {
+        if (names.size() != outSizes.length) {
+            throw new IllegalArgumentException("names " + names + " and sizes " + Arrays.toString(outSizes));
+        }
+        this.names = List.copyOf(names);
+        this.outSizes = outSizes.clone();
+        this.offsets = new long[outSizes.length - 1];
+        long sum = 0;
+        for (int i = 0; i < outSizes.length - 1; i++) {
+            sum += outSizes[i];
+            offsets[i] = sum;
+        }
+        this.weight = weight;
+        this.bias = bias;
+    }
+
+    public Linear(String name, NDArray weight, NDArray bias) {
+        this(List.of(name), new long[] {weight.getShape().get(0)}, weight, bias);
+    }
+
+    /** Stacks separate projections of the same input into one. */
+    public static Linear fused(List<String> names, List<NDArray> weights, List<NDArray> biases) {
+        long[] sizes = weights.stream().mapToLong(w -> w.getShape().get(0)).toArray();
+        NDArray w = weights.size() == 1 ? weights.get(0) : NDArrays.concat(new NDList(weights), 0);
+        NDArray b = null;
+        if (biases != null && !biases.isEmpty()) {
+            b = biases.size() == 1 ? biases.get(0) : NDArrays.concat(new NDList(biases), 0);
+        }
+        return new Linear(names, sizes, w, b);
+    }
+
+    /** x (..., in) -> (..., out). */
+    public NDArray forward(NDArray x) {
+        NDArray y = ai.djl.nn.core.Linear.linear(x, weight, bias).singletonOrThrow();
+        if (adapters.isEmpty()) {
+            return y;
+        }
+        if (names.size() == 1) {
+            return y.add(adapters.values().iterator().next().delta(x));
+        }
+        int axis = y.getShape().dimension() - 1;
+        NDList parts = y.split(offsets, axis);
+        NDList summed = new NDList(parts.size());
+        for (int i = 0; i < parts.size(); i++) {
+            LoraAdapter adapter = adapters.get(names.get(i));
+            summed.add(adapter == null ? parts.get(i) : parts.get(i).add(adapter.delta(x)));
+        }
+        return NDArrays.concat(summed, axis);
+    }
+
+    public void attach(String name, LoraAdapter adapter) {
+        int i = indexOf(name);
+        if (adapter.a().getShape().get(1) != inFeatures() || adapter.b().getShape().get(0) != outSizes[i]) {
+            throw new IllegalArgumentException("LoRA for " + name + " has A " + adapter.a().getShape() + " and B "
+                    + adapter.b().getShape() + "; the projection maps " + inFeatures() + " -> " + outSizes[i]);
+        }
+        adapters.put(name, adapter);
+    }
+
+    public LoraAdapter detach(String name) {
+        return adapters.remove(name);
+    }
+
+    public Map<String, LoraAdapter> adapters() {
+        return Collections.unmodifiableMap(adapters);
+    }
+
+    /** Folds every attached adapter into the weight and detaches it (LoRA merge). */
+    public void mergeAdapters() {
+        if (adapters.isEmpty()) {
+            return;
+        }
+        NDList rows = names.size() == 1 ? new NDList(weight) : weight.split(offsets, 0);
+        NDList merged = new NDList(rows.size());
+        for (int i = 0; i < rows.size(); i++) {
+            LoraAdapter adapter = adapters.get(names.get(i));
+            merged.add(adapter == null ? rows.get(i) : rows.get(i).add(adapter.denseDelta()));
+        }
+        NDArray w = merged.size() == 1 ? merged.get(0) : NDArrays.concat(merged, 0);
+        w.attach(weight.getManager());
+        weight.close();
+        weight = w;
+        adapters.clear();
+    }
+
+    /** One projection's rows of the stacked weight (a view), for export under its own name. */
+    public NDArray weight(String name) {
+        int i = indexOf(name);
+        long start = i == 0 ? 0 : offsets[i - 1];
+        return weight.get(new NDIndex().addSliceDim(start, start + outSizes[i]));
+    }
+
+    public NDArray bias(String name) {
+        if (bias == null) {
+            return null;
+        }
+        int i = indexOf(name);
+        long start = i == 0 ? 0 : offsets[i - 1];
+        return bias.get(new NDIndex().addSliceDim(start, start + outSizes[i]));
+    }
+
+    /** Freezes or unfreezes the base weight (full fine-tuning trains it; LoRA leaves it frozen). */
+    public void setTrainable(boolean trainable) {
+        weight.setRequiresGradient(trainable);
+        if (bias != null) {
+            bias.setRequiresGradient(trainable);
+        }
+    }
+
+    public NDArray weight() {
+        return weight;
+    }
+
+    public NDArray bias() {
+        return bias;
+    }
+
+    public List<String> names() {
+        return names;
+    }
+
+    public long outFeatures(String name) {
+        return outSizes[indexOf(name)];
+    }
+
+    public long inFeatures() {
+        return weight.getShape().get(1);
+    }
+
+    private int indexOf(String name) {
+        int i = names.indexOf(name);
+        if (i < 0) {
+            throw new IllegalArgumentException("no projection '" + name + "' in " + names);
+        }
+        return i;
+    }
+}

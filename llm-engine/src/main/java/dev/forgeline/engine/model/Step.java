@@ -1,0 +1,152 @@
+package dev.forgeline.engine.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import dev.forgeline.engine.config.ModelConfig;
+import java.nio.FloatBuffer;
+import java.nio.LongBuffer;
+
+/**
+ * What every layer of one forward call shares: rotation tables for the positions, the
+ * attention mask, and where the new keys and values go in the cache. Built once per call, so
+ * the per-layer code issues no native calls for bookkeeping.
+ *
+ * <p>Sequences in a batch are right-padded to {@code seqLen} tokens. A padded position
+ * computes garbage that nothing valid attends to (the mask is causal per row), and its cache
+ * entry lies beyond the row's length, where the next real token overwrites it.
+ */
+public final class Step {
+
+    private final int batch;
+    private final int seqLen;
+    private final int keyLength;
+    private final int[] positions; // (B*T) absolute positions
+    private final RotaryEmbedding.Angles angles;
+    private final NDArray mask; // (B, 1, groups*T, S) additive, or null when nothing is masked
+    private final KvCache cache;
+    private final int rowStart;
+    private final NDArray cacheRowIndex; // (B, 1)
+    private final NDArray cachePositionIndex; // (B, T)
+
+    private Step(NDManager m, ModelConfig c, RotaryEmbedding rope, DataType dtype, int batch, int seqLen,
+            int[] starts, KvCache cache, int rowStart) {
+        this.batch = batch;
+        this.seqLen = seqLen;
+        this.cache = cache;
+        this.rowStart = rowStart;
+        this.positions = new int[batch * seqLen];
+        int maxStart = 0;
+        int minStart = Integer.MAX_VALUE;
+        for (int b = 0; b < batch; b++) {
+            maxStart = Math.max(maxStart, starts[b]);
+            minStart = Math.min(minStart, starts[b]);
+            for (int t = 0; t < seqLen; t++) {
+                positions[b * seqLen + t] = starts[b] + t;
+            }
+        }
+        this.keyLength = maxStart + seqLen;
+        if (cache != null && keyLength > cache.maxLength()) {
+            throw new IllegalStateException("sequence of " + keyLength + " positions does not fit the cache of "
+                    + cache.maxLength());
+        }
+        this.angles = rope.angles(m, positions, batch, seqLen, c.numAttentionHeads(), c.numKeyValueHeads(),
+                (float) (1.0 / Math.sqrt(c.headDim())), dtype);
+        boolean needsMask = seqLen > 1 || maxStart != minStart;
+        this.mask = needsMask ? causalMask(m, starts, c.queryGroups(), dtype) : null;
+        if (cache != null) {
+            long[] rowsIdx = new long[batch];
+            long[] posIdx = new long[batch * seqLen];
+            for (int b = 0; b < batch; b++) {
+                rowsIdx[b] = rowStart + b;
+            }
+            for (int i = 0; i < posIdx.length; i++) {
+                posIdx[i] = positions[i];
+            }
+            this.cacheRowIndex = m.create(LongBuffer.wrap(rowsIdx), new Shape(batch, 1));
+            this.cachePositionIndex = m.create(LongBuffer.wrap(posIdx), new Shape(batch, seqLen));
+        } else {
+            this.cacheRowIndex = null;
+            this.cachePositionIndex = null;
+        }
+    }
+
+    /** A forward over whole sequences, no cache: row b holds positions 0..T-1. */
+    public static Step uncached(NDManager m, CausalLm model, int batch, int seqLen) {
+        return new Step(m, model.config(), model.rotary(), model.dataType(), batch, seqLen, new int[batch], null, 0);
+    }
+
+    /**
+     * A forward of T new tokens for cache rows [rowStart, rowStart + B), each continuing at its
+     * row's current length. The caller advances the lengths afterwards by each row's real count.
+     */
+    public static Step cached(NDManager m, CausalLm model, KvCache cache, int rowStart, int batch, int seqLen) {
+        int[] starts = new int[batch];
+        for (int b = 0; b < batch; b++) {
+            starts[b] = cache.length(rowStart + b);
+        }
+        return new Step(m, model.config(), model.rotary(), model.dataType(), batch, seqLen, starts, cache, rowStart);
+    }
+
+    /** Key j is visible to the query at position p iff j <= p; rows repeat per query group. */
+    private NDArray causalMask(NDManager m, int[] starts, int groups, DataType dtype) {
+        // Finite, not -inf: a fully masked padded row must not turn into NaN and leak through 0 * NaN.
+        float blocked = dtype == DataType.FLOAT16 ? -65504f : -1e9f;
+        int rowsPerBatch = groups * seqLen;
+        float[] mask = new float[batch * rowsPerBatch * keyLength];
+        for (int b = 0; b < batch; b++) {
+            for (int g = 0; g < groups; g++) {
+                for (int t = 0; t < seqLen; t++) {
+                    int visible = starts[b] + t;
+                    int row = ((b * groups + g) * seqLen + t) * keyLength;
+                    for (int j = visible + 1; j < keyLength; j++) {
+                        mask[row + j] = blocked;
+                    }
+                }
+            }
+        }
+        NDArray a = m.create(FloatBuffer.wrap(mask), new Shape(batch, 1, rowsPerBatch, keyLength));
+        return dtype == DataType.FLOAT32 ? a : a.toType(dtype, false);
+    }
+
+    public int batch() {
+        return batch;
+    }
+
+    public int seqLen() {
+        return seqLen;
+    }
+
+    public int keyLength() {
+        return keyLength;
+    }
+
+    public int position(int row, int t) {
+        return positions[row * seqLen + t];
+    }
+
+    public RotaryEmbedding.Angles angles() {
+        return angles;
+    }
+
+    public NDArray mask() {
+        return mask;
+    }
+
+    public KvCache cache() {
+        return cache;
+    }
+
+    public int rowStart() {
+        return rowStart;
+    }
+
+    NDArray cacheRowIndex() {
+        return cacheRowIndex;
+    }
+
+    NDArray cachePositionIndex() {
+        return cachePositionIndex;
+    }
+}
