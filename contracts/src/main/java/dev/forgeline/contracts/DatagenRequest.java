@@ -60,7 +60,7 @@ public record DatagenRequest(
                 .required("task", task)
                 .atLeast("num_examples", numExamples, 1)
                 .inRange("test_fraction", testFraction, 0, 1)
-                .inRange("temperature", temperature, 0, 2.0000001);
+                .between("temperature", temperature, 0, 2);
         if (then.contains("train")) c.required("base_model", baseModel);
         return c.errors();
     }

@@ -49,8 +49,8 @@ public record EvalRequest(
     public record Gate(Double minAccuracy, Double minGainOverBase, Double maxHeldOutLoss) {
         public List<FieldError> validate() {
             return new FieldChecks()
-                    .inRange("min_accuracy", minAccuracy, 0, 1.0000001)
-                    .inRange("min_gain_over_base", minGainOverBase, -1, 1.0000001)
+                    .between("min_accuracy", minAccuracy, 0, 1)
+                    .between("min_gain_over_base", minGainOverBase, -1, 1)
                     .positive("max_held_out_loss", maxHeldOutLoss)
                     .errors();
         }

@@ -46,6 +46,14 @@ public final class FieldChecks {
         return this;
     }
 
+    /** {@code min <= value <= max}. */
+    public FieldChecks between(String field, Number value, double min, double max) {
+        if (value != null && !(value.doubleValue() >= min && value.doubleValue() <= max)) {
+            fail(field, "must be in [" + fmt(min) + ", " + fmt(max) + "]");
+        }
+        return this;
+    }
+
     public FieldChecks supportedSchema(int version) {
         if (version < 1) fail("schema_version", "must be >= 1");
         return this;

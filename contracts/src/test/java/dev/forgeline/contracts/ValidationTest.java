@@ -1,0 +1,84 @@
+package dev.forgeline.contracts;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class ValidationTest {
+    private static List<String> errors(JobRequest r) {
+        return r.validate().stream().map(FieldError::toString).toList();
+    }
+
+    private static TrainingRequest training(String json) throws Exception {
+        return ContractsJson.read(json, TrainingRequest.class);
+    }
+
+    @Test
+    void trainingFieldMessages() throws Exception {
+        assertEquals(List.of("job_id: required", "base_model: required", "dataset: required"), errors(training("{}")));
+        assertEquals(List.of("learning_rate: must be > 0", "gradient_accumulation_steps: must be >= 1", "lora.r: must be > 0"),
+                errors(training("""
+                        {"job_id":"j","base_model":"b","dataset":"d","learning_rate":0,
+                         "gradient_accumulation_steps":0,"lora":{"r":0,"alpha":16}}""")));
+        assertEquals(List.of("epochs: must be >= 1", "warmup_ratio: must be in [0, 1)", "micro_batch_size: must be >= 1",
+                        "max_grad_norm: must be > 0", "weight_decay: must be >= 0", "lora.dropout: must be in [0, 1)"),
+                errors(training("""
+                        {"job_id":"j","base_model":"b","dataset":"d","epochs":0,"warmup_ratio":1.5,"micro_batch_size":0,
+                         "max_grad_norm":-1,"weight_decay":-0.1,"lora":{"dropout":1.0}}""")));
+        assertEquals(List.of("trainable_layers: must be >= 1"), errors(training("""
+                {"job_id":"j","base_model":"b","dataset":"d","method":"freeze","trainable_layers":0}""")));
+        assertEquals(List.of("then[0]: unknown step 'bake' (expected one of [train, eval, deploy])",
+                        "then: a training request cannot be followed by another 'train' step"),
+                errors(training("""
+                        {"job_id":"j","base_model":"b","dataset":"d","then":["bake","train"]}""")));
+        assertEquals(List.of("max_steps: must be >= 1"), errors(training("""
+                {"job_id":"j","base_model":"b","dataset":"d","max_steps":0}""")));
+        assertEquals(List.of("job_id: required"), errors(training("""
+                {"job_id":"  ","base_model":"b","dataset":"d"}""")));
+    }
+
+    @Test
+    void freezeNeedsNoLoraAndGetsADefaultLayerCount() throws Exception {
+        TrainingRequest r = training("{\"job_id\":\"j\",\"base_model\":\"b\",\"dataset\":\"d\",\"method\":\"full\"}");
+        assertEquals(null, r.lora());
+        assertEquals(List.of(), r.validate());
+        TrainingRequest f = training("{\"job_id\":\"j\",\"base_model\":\"b\",\"dataset\":\"d\",\"method\":\"freeze\"}");
+        assertEquals(2, f.trainableLayers());
+    }
+
+    @Test
+    void datagenAndEval() throws Exception {
+        assertEquals(List.of("task: required", "num_examples: must be >= 1", "base_model: required"),
+                errors(ContractsJson.read("{\"job_id\":\"g\",\"num_examples\":0,\"then\":[\"train\"]}", DatagenRequest.class)));
+        assertEquals(List.of("model: required", "num_fewshot: must be >= 0", "gate.min_accuracy: must be in [0, 1]"),
+                errors(ContractsJson.read("""
+                        {"job_id":"e","dataset":"x","num_fewshot":-1,"gate":{"min_accuracy":2}}""", EvalRequest.class)));
+        assertEquals(List.of("then[1]: step 'deploy' named twice"),
+                errors(ContractsJson.read("""
+                        {"job_id":"g","task":"t","then":["deploy","deploy"]}""", DatagenRequest.class)));
+    }
+
+    @Test
+    void cardsAndCancel() {
+        assertEquals(List.of(new FieldError("job_id", "required")), JobCancel.of(null, "x").validate());
+        ModelCard remoteOnly = new ModelCard("m", null, null, null, null, null, null,
+                new ModelCard.RemoteBackend(ModelCard.RemoteBackend.Type.VLLM, "http://v:8000/v1", "big"),
+                null, null, null, null, null, 0);
+        assertEquals(List.of(), remoteOnly.validate());
+        assertEquals(ModelCard.Status.CANDIDATE, remoteOnly.status());
+        assertTrue(new ModelCard(null, null, null, null, null, null, null, null, null, null, null, null, null, 0)
+                .validate().contains(new FieldError("artifact_uri", "required")));
+    }
+
+    @Test
+    void newerSchemaVersionsAreReadNotRejected() throws Exception {
+        TrainingRequest r = training("{\"schema_version\":2,\"job_id\":\"j\",\"base_model\":\"b\",\"dataset\":\"d\"}");
+        assertEquals(2, r.schemaVersion());
+        assertEquals(List.of(), r.validate());
+        assertEquals(List.of("schema_version: must be >= 1"),
+                errors(training("{\"schema_version\":-1,\"job_id\":\"j\",\"base_model\":\"b\",\"dataset\":\"d\"}")));
+    }
+}
