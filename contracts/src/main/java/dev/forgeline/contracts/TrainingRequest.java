@@ -93,7 +93,7 @@ public record TrainingRequest(
 
         public LoraSettings {
             if (r == null) r = 8;
-            if (alpha == null) alpha = 2.0 * r;
+            if (alpha == null) alpha = r > 0 ? 2.0 * r : 16.0; // the common alpha = 2r; an invalid r is reported once
             if (dropout == null) dropout = 0.05;
             targetModules = targetModules == null || targetModules.isEmpty() ? ALL_LINEAR : List.copyOf(targetModules);
         }

@@ -230,6 +230,8 @@ public final class JobWorker implements AutoCloseable {
         p.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, (int) config.sessionTimeout().toMillis());
         p.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, (int) config.heartbeatInterval().toMillis());
         p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, config.maxPollRecords());
+        // A partition resumed after a job waits for the fetch in flight; keep that wait near one poll.
+        p.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, (int) Math.max(10, Math.min(500, config.pollTimeout().toMillis())));
         p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class);
         p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class);
         p.putAll(config.consumerOverrides());
@@ -447,6 +449,8 @@ public final class JobWorker implements AutoCloseable {
             String reason = error.field().isEmpty()
                     ? "unparseable JSON: " + error.message()
                     : "invalid " + type.getSimpleName() + ": " + error;
+            String jobId = error.field().isEmpty() ? null : jobIdOf(value);
+            if (jobId != null && !failInvalid(jobId, reason, parent)) return Decision.RETRY;
             return deadLetter(record, parent, reason, error.field().isEmpty() ? List.of() : List.of(error));
         }
         if (request == null) return deadLetter(record, parent, "JSON null is not a " + type.getSimpleName(), List.of());
@@ -571,6 +575,16 @@ public final class JobWorker implements AutoCloseable {
             if (e instanceof InterruptedException) Thread.currentThread().interrupt();
             LOG.warn("worker {}: cannot write dead letter: {}; will retry", config.clientId(), e.toString());
             return Decision.RETRY;
+        }
+    }
+
+    /** The {@code job_id} of a JSON object that did not map onto the request type, when it has a usable one. */
+    private static String jobIdOf(String json) {
+        try {
+            var id = ContractsJson.mapper().readTree(json).path("job_id");
+            return id.isTextual() && !id.asText().isBlank() ? id.asText() : null;
+        } catch (JsonProcessingException e) {
+            return null;
         }
     }
 
