@@ -255,19 +255,20 @@ public final class CausalLm implements AutoCloseable {
 
     /**
      * The weights under their Hugging Face names (stacked projections sliced back apart), as a
-     * checkpoint writer needs them. Slices are views into the model's arrays.
+     * checkpoint writer needs them. Slices are views into the model's arrays, attached to
+     * {@code views} so the caller frees them.
      */
-    public Map<String, NDArray> stateDict() {
+    public Map<String, NDArray> stateDict(NDManager views) {
         Map<String, NDArray> s = new LinkedHashMap<>();
         s.put("model.embed_tokens.weight", embedTokens);
         for (int i = 0; i < layers.size(); i++) {
             String p = "model.layers." + i + ".";
             DecoderLayer layer = layers.get(i);
             for (Linear l : List.of(layer.attention().qkv(), layer.attention().output())) {
-                putLinear(s, p + "self_attn.", l);
+                putLinear(s, p + "self_attn.", l, views);
             }
             for (Linear l : List.of(layer.mlp().gateUp(), layer.mlp().down())) {
-                putLinear(s, p + "mlp.", l);
+                putLinear(s, p + "mlp.", l, views);
             }
             s.put(p + "input_layernorm.weight", layer.inputNorm().weight());
             s.put(p + "post_attention_layernorm.weight", layer.postAttentionNorm().weight());
@@ -279,11 +280,11 @@ public final class CausalLm implements AutoCloseable {
         return s;
     }
 
-    private static void putLinear(Map<String, NDArray> s, String prefix, Linear l) {
+    private static void putLinear(Map<String, NDArray> s, String prefix, Linear l, NDManager views) {
         for (String n : l.names()) {
-            s.put(prefix + n + ".weight", l.names().size() == 1 ? l.weight() : l.weight(n));
+            s.put(prefix + n + ".weight", l.names().size() == 1 ? l.weight() : l.weight(n, views));
             if (l.bias() != null) {
-                s.put(prefix + n + ".bias", l.names().size() == 1 ? l.bias() : l.bias(n));
+                s.put(prefix + n + ".bias", l.names().size() == 1 ? l.bias() : l.bias(n, views));
             }
         }
     }

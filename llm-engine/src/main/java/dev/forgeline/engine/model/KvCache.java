@@ -52,11 +52,11 @@ public final class KvCache implements AutoCloseable {
 
     /** Keys of rows [rowStart, rowStart + B), positions [0, S): (B, kv_heads, S, hd), a view. */
     NDArray keys(int layer, Step step) {
-        return keys[layer].get(window(step));
+        return keys[layer].get(step.manager(), window(step));
     }
 
     NDArray values(int layer, Step step) {
-        return values[layer].get(window(step));
+        return values[layer].get(step.manager(), window(step));
     }
 
     private static NDIndex window(Step step) {
@@ -71,9 +71,11 @@ public final class KvCache implements AutoCloseable {
         if (from == to) {
             return;
         }
-        for (int l = 0; l < keys.length; l++) {
-            keys[l].set(new NDIndex().addIndices(to), keys[l].get(from));
-            values[l].set(new NDIndex().addIndices(to), values[l].get(from));
+        try (NDManager scratch = manager.newSubManager()) {
+            for (int l = 0; l < keys.length; l++) {
+                keys[l].set(new NDIndex().addIndices(to), keys[l].get(scratch, from));
+                values[l].set(new NDIndex().addIndices(to), values[l].get(scratch, from));
+            }
         }
         lengths[to] = lengths[from];
         lengths[from] = 0;

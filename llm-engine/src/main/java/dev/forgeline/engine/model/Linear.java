@@ -3,6 +3,7 @@ package dev.forgeline.engine.model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import java.util.Arrays;
 import java.util.Collections;
@@ -97,33 +98,40 @@ public final class Linear {
         if (adapters.isEmpty()) {
             return;
         }
-        NDList rows = names.size() == 1 ? new NDList(weight) : weight.split(offsets, 0);
-        NDList merged = new NDList(rows.size());
-        for (int i = 0; i < rows.size(); i++) {
-            LoraAdapter adapter = adapters.get(names.get(i));
-            merged.add(adapter == null ? rows.get(i) : rows.get(i).add(adapter.denseDelta()));
+        try (NoGradient ignored = NoGradient.enter(); NDManager scratch = weight.getManager().newSubManager()) {
+            NDList merged = new NDList(names.size());
+            for (int i = 0; i < names.size(); i++) {
+                NDArray rows = names.size() == 1 ? weight : rows(weight, names.get(i), scratch);
+                LoraAdapter adapter = adapters.get(names.get(i));
+                if (adapter != null) {
+                    NDArray delta = adapter.denseDelta();
+                    delta.attach(scratch);
+                    rows = rows.add(delta);
+                    rows.attach(scratch);
+                }
+                merged.add(rows);
+            }
+            NDArray w = merged.size() == 1 ? merged.get(0).duplicate() : NDArrays.concat(merged, 0);
+            w.attach(weight.getManager());
+            weight.close();
+            weight = w;
         }
-        NDArray w = merged.size() == 1 ? merged.get(0) : NDArrays.concat(merged, 0);
-        w.attach(weight.getManager());
-        weight.close();
-        weight = w;
         adapters.clear();
     }
 
     /** One projection's rows of the stacked weight (a view), for export under its own name. */
-    public NDArray weight(String name) {
-        int i = indexOf(name);
-        long start = i == 0 ? 0 : offsets[i - 1];
-        return weight.get(new NDIndex().addSliceDim(start, start + outSizes[i]));
+    public NDArray weight(String name, NDManager views) {
+        return rows(weight, name, views);
     }
 
-    public NDArray bias(String name) {
-        if (bias == null) {
-            return null;
-        }
+    public NDArray bias(String name, NDManager views) {
+        return bias == null ? null : rows(bias, name, views);
+    }
+
+    private NDArray rows(NDArray stacked, String name, NDManager views) {
         int i = indexOf(name);
         long start = i == 0 ? 0 : offsets[i - 1];
-        return bias.get(new NDIndex().addSliceDim(start, start + outSizes[i]));
+        return stacked.get(views, new NDIndex().addSliceDim(start, start + outSizes[i]));
     }
 
     /** Freezes or unfreezes the base weight (full fine-tuning trains it; LoRA leaves it frozen). */

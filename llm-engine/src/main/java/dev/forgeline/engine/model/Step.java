@@ -19,6 +19,7 @@ import java.nio.LongBuffer;
  */
 public final class Step {
 
+    private final NDManager manager; // owns everything this step creates, views of the cache included
     private final int batch;
     private final int seqLen;
     private final int keyLength;
@@ -32,6 +33,7 @@ public final class Step {
 
     private Step(NDManager m, ModelConfig c, RotaryEmbedding rope, DataType dtype, int batch, int seqLen,
             int[] starts, KvCache cache, int rowStart) {
+        this.manager = m;
         this.batch = batch;
         this.seqLen = seqLen;
         this.cache = cache;
@@ -108,6 +110,10 @@ public final class Step {
         }
         NDArray a = m.create(FloatBuffer.wrap(mask), new Shape(batch, 1, rowsPerBatch, keyLength));
         return dtype == DataType.FLOAT32 ? a : a.toType(dtype, false);
+    }
+
+    public NDManager manager() {
+        return manager;
     }
 
     public int batch() {

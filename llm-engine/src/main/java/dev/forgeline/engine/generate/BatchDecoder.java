@@ -1,0 +1,163 @@
+package dev.forgeline.engine.generate;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import dev.forgeline.engine.model.CausalLm;
+import dev.forgeline.engine.model.KvCache;
+import dev.forgeline.engine.model.NoGradient;
+import dev.forgeline.engine.model.Step;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Continuous batching: sequences join and leave between decode steps. {@link #add} prefills a
+ * prompt into a free cache row and samples its first token; {@link #step} decodes one token for
+ * every active sequence in a single batched forward (rows of different lengths, masked per
+ * row) and retires the ones that finished. Active sequences occupy rows [0, n) so the batch is
+ * a contiguous view of the cache; a retired row is refilled by moving the last one into it.
+ *
+ * <p>Not thread-safe: one scheduler thread drives it.
+ */
+public final class BatchDecoder implements AutoCloseable {
+
+    private final CausalLm model;
+    private final KvCache cache;
+    private final int limit; // positions a row may hold
+    private final Sequence[] rows;
+    private int active;
+
+    /**
+     * @param capacity sequences decoded together at most
+     * @param maxLength positions per sequence, prompt included (capped at max_position_embeddings)
+     */
+    public BatchDecoder(CausalLm model, int capacity, int maxLength) {
+        this.model = model;
+        this.limit = Math.min(maxLength, model.config().maxPositionEmbeddings());
+        this.cache = new KvCache(model.manager(), model.config(), capacity, limit, model.dataType());
+        this.rows = new Sequence[capacity];
+    }
+
+    /**
+     * Prefills {@code prompt} and samples its first token (streamed at once). The returned
+     * sequence may already be finished, in which case it takes no row.
+     */
+    public Sequence add(int[] prompt, SamplingParams params, TokenDecoder decoder, TokenListener listener) {
+        if (active == rows.length) {
+            throw new IllegalStateException("batch is full (" + rows.length + " sequences)");
+        }
+        if (prompt.length == 0 || prompt.length > limit) {
+            throw new IllegalArgumentException("prompt of " + prompt.length + " tokens; this decoder takes 1.." + limit);
+        }
+        Sequence seq = new Sequence(prompt, params, model.config().vocabSize(), decoder, listener);
+        int row = active;
+        cache.setLength(row, 0);
+        float[] logits;
+        try (NoGradient ignored = NoGradient.enter(); NDManager m = model.manager().newSubManager()) {
+            NDArray tokens = model.tokens(m, List.of(prompt), prompt.length, 0);
+            Step step = Step.cached(m, model, cache, row, 1, prompt.length);
+            NDArray hidden = model.hidden(tokens, step);
+            logits = toFloats(model.logitsAt(hidden, step, new int[] {prompt.length - 1}));
+        }
+        cache.setLength(row, prompt.length);
+        seq.advance(logits, prompt.length < limit);
+        if (!seq.isFinished()) {
+            seq.row = row;
+            rows[active++] = seq;
+        }
+        return seq;
+    }
+
+    /** Decodes one token for every active sequence; returns those that finished (now removed). */
+    public List<Sequence> step() {
+        int n = active;
+        if (n == 0) {
+            return List.of();
+        }
+        float[] logits;
+        try (NoGradient ignored = NoGradient.enter(); NDManager m = model.manager().newSubManager()) {
+            List<int[]> last = new ArrayList<>(n);
+            for (int b = 0; b < n; b++) {
+                last.add(new int[] {rows[b].lastToken()});
+            }
+            NDArray tokens = model.tokens(m, last, 1, 0); // (n, 1)
+            Step step = Step.cached(m, model, cache, 0, n, 1);
+            NDArray hidden = model.hidden(tokens, step); // (n, 1, hidden)
+            logits = toFloats(model.logitsAt(hidden, step, new int[n])); // (n * vocab)
+        }
+        int vocab = model.config().vocabSize();
+        List<Sequence> finished = new ArrayList<>();
+        for (int b = 0; b < n; b++) {
+            int length = cache.length(b) + 1;
+            cache.setLength(b, length);
+            float[] row = new float[vocab];
+            System.arraycopy(logits, b * vocab, row, 0, vocab);
+            rows[b].advance(row, length < limit);
+            if (rows[b].isFinished()) {
+                finished.add(rows[b]);
+            }
+        }
+        for (Sequence s : finished) {
+            release(s);
+        }
+        return finished;
+    }
+
+    /** Cancels a sequence (finish reason stop unless it had one) and frees its row. */
+    public void remove(Sequence seq) {
+        if (seq.row >= 0 && seq.row < active && rows[seq.row] == seq) {
+            seq.cancel();
+            release(seq);
+        }
+    }
+
+    private void release(Sequence seq) {
+        int row = seq.row;
+        int last = active - 1;
+        if (row != last) {
+            cache.moveRow(last, row);
+            rows[row] = rows[last];
+            rows[row].row = row;
+        }
+        cache.setLength(last, 0);
+        rows[last] = null;
+        seq.row = -1;
+        active--;
+    }
+
+    private static float[] toFloats(NDArray logits) {
+        return logits.getDataType() == DataType.FLOAT32
+                ? logits.toFloatArray()
+                : logits.toType(DataType.FLOAT32, false).toFloatArray();
+    }
+
+    public int active() {
+        return active;
+    }
+
+    public int capacity() {
+        return rows.length;
+    }
+
+    public boolean hasRoom() {
+        return active < rows.length;
+    }
+
+    public List<Sequence> sequences() {
+        List<Sequence> out = new ArrayList<>(active);
+        for (int b = 0; b < active; b++) {
+            out.add(rows[b]);
+        }
+        return out;
+    }
+
+    /** Positions a sequence may hold, prompt included. */
+    public int maxLength() {
+        return limit;
+    }
+
+    @Override
+    public void close() {
+        cache.close();
+    }
+}
