@@ -110,4 +110,53 @@ class ResumeAfterCrashTest {
             assertEquals(1, TestKafka.count(TestKafka.statusHistory(job), JobState.SUCCEEDED));
         }
     }
+
+    @Test
+    void aGracefulCloseHandsTheRunningJobToTheOtherReplica() throws Exception {
+        String topic = "test.handover";
+        TestKafka.createTopic(topic, 1);
+        String run = UUID.randomUUID().toString().substring(0, 8);
+        String group = "handover-" + run;
+        String job = "handover-job-" + run;
+        TopicPartition tp = new TopicPartition(topic, 0);
+        List<String> seen = Collections.synchronizedList(new ArrayList<>());
+        CountDownLatch atStep2 = new CountDownLatch(1);
+        JobHandler<TestRequest> handler = JobHandler.of("test", topic, TestRequest.class, ctx -> {
+            seen.add("attempt " + ctx.attempt() + " from " + ctx.lastCheckpoint().orElse("start"));
+            int first = ctx.lastCheckpoint().map(m -> Integer.parseInt(m.substring(5)) + 1).orElse(1);
+            for (int step = first; step <= 4; step++) {
+                ctx.checkpoint("step-" + step);
+                if (step == 2 && ctx.attempt() == 1) {
+                    atStep2.countDown();
+                    while (!ctx.isCancelled()) Thread.sleep(10); // a trainer stops at its next step
+                    return JobResult.empty();
+                }
+            }
+            return JobResult.empty();
+        });
+        try (JobStore watch = JobStore.start(TestKafka.bootstrap(), "handover-watch-" + run);
+             KafkaProducer<String, String> producer = TestKafka.producer();
+             Admin admin = TestKafka.admin()) {
+            JobWorker a = new JobWorker(TestKafka.workerConfig(group, "handover-a-" + run), handler).start();
+            TestKafka.await("a owns the partition", Duration.ofSeconds(30), () -> a.assignment().contains(tp));
+            JobWorker b = new JobWorker(TestKafka.workerConfig(group, "handover-b-" + run), handler).start();
+            TestKafka.awaitGroupStable(admin, group, 2);
+            TestKafka.send(producer, topic, job, TestRequest.of(job, 4));
+            assertTrue(atStep2.await(30, TimeUnit.SECONDS));
+            a.close();
+            // a wrote no final status and committed nothing: the job is still RUNNING for b to take
+            List<JobStatus> afterClose = TestKafka.statusHistory(job).stream()
+                    .filter(st -> st.worker() != null && st.worker().startsWith("handover-a")).toList();
+            assertEquals(JobState.RUNNING, afterClose.get(afterClose.size() - 1).state());
+            assertEquals("step-2", afterClose.get(afterClose.size() - 1).checkpoint());
+            JobStatus done = TestKafka.awaitState(watch, job, JobState.SUCCEEDED, Duration.ofSeconds(30));
+            assertEquals(List.of("attempt 1 from start", "attempt 2 from step-2"), seen);
+            assertEquals(2, done.attempt());
+            List<JobStatus> history = TestKafka.statusHistory(job);
+            assertEquals(1, TestKafka.count(history, JobState.SUCCEEDED), history.toString());
+            assertEquals(0, TestKafka.count(history, JobState.CANCELLED), "a stop for a handover is not a cancel");
+            TestKafka.await("b committed", Duration.ofSeconds(20), () -> TestKafka.fullyCommitted(admin, group, topic, 1));
+            b.close();
+        }
+    }
 }
