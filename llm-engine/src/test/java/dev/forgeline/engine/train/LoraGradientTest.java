@@ -1,0 +1,162 @@
+package dev.forgeline.engine.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import dev.forgeline.engine.model.CausalLm;
+import dev.forgeline.engine.model.LoraAdapter;
+import dev.forgeline.engine.model.NoGradient;
+import dev.forgeline.engine.model.Step;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** LoRA's gradients, its no-op start and its merge, on a tiny random model. */
+class LoraGradientTest {
+
+    @TempDir
+    Path dir;
+
+    private static final TrainingConfig.LoraConfig LORA = new TrainingConfig.LoraConfig(2, 4, 0, null);
+
+    /** Packed and padded: two rows, the first holding two examples. */
+    private static Batch batch() {
+        List<EncodedExample> s = TinyModels.sequences(3, 5, 9, 40, 11);
+        return BatchPlan.batch(List.of(List.of(s.get(0), s.get(1)), List.of(s.get(2))), 0);
+    }
+
+    private static void randomise(NDArray a, long seed, double scale) {
+        SplittableRandom r = new SplittableRandom(seed);
+        double[] v = new double[(int) a.size()];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = (r.nextDouble() * 2 - 1) * scale;
+        }
+        try (NoGradient ignored = NoGradient.enter(); NDManager m = a.getManager().newSubManager()) {
+            m.create(v).reshape(a.getShape()).toType(a.getDataType(), false).copyTo(a);
+        }
+    }
+
+    private static double loss(TrainingForward f, CausalLm model, Batch b) {
+        try (NoGradient ignored = NoGradient.enter(); NDManager m = model.manager().newSubManager()) {
+            return f.lossSum(m, b).getDouble() / b.targets();
+        }
+    }
+
+    @Test
+    void gradientsEqualCentralFiniteDifferencesInFloat64() {
+        try (CausalLm model = CausalLm.load(TinyModels.write(dir, false), Device.cpu(), DataType.FLOAT64)) {
+            TrainableSet set = TrainableSet.lora(model, LORA, 3);
+            int k = 0;
+            for (LoraAdapter a : set.adapters().values()) {
+                randomise(a.b(), 100 + k++, 0.3); // B = 0 would make every dL/dA zero
+            }
+            TrainingForward f = new TrainingForward(model);
+            Batch b = batch();
+            try (NDManager m = model.manager().newSubManager(); Autograd ignored = Autograd.record()) {
+                Autograd.backward(f.lossSum(m, b).div(b.targets()));
+            }
+            double eps = 1e-6;
+            double worst = 0;
+            int checked = 0;
+            SplittableRandom pick = new SplittableRandom(5);
+            for (TrainableParameter p : set.parameters()) {
+                double[] grad;
+                try (NDArray g = p.value().getGradient()) {
+                    grad = g.toDoubleArray();
+                }
+                for (int trial = 0; trial < 3; trial++) {
+                    int i = pick.nextInt(grad.length);
+                    double[] v = p.value().toDoubleArray();
+                    double original = v[i];
+                    v[i] = original + eps;
+                    set(p.value(), v);
+                    double up = loss(f, model, b);
+                    v[i] = original - eps;
+                    set(p.value(), v);
+                    double down = loss(f, model, b);
+                    v[i] = original;
+                    set(p.value(), v);
+                    double numeric = (up - down) / (2 * eps);
+                    double scale = Math.max(Math.abs(numeric) + Math.abs(grad[i]), 1e-7);
+                    double rel = Math.abs(numeric - grad[i]) / scale;
+                    worst = Math.max(worst, rel);
+                    checked++;
+                    assertTrue(rel < 1e-4, p.name() + "[" + i + "]: autograd " + grad[i] + " vs finite difference " + numeric);
+                }
+            }
+            assertEquals(set.parameters().size() * 3, checked);
+            System.out.printf("LoRA gradient check: %d entries, worst relative error %.2e%n", checked, worst);
+        }
+    }
+
+    private static void set(NDArray a, double[] v) {
+        try (NoGradient ignored = NoGradient.enter(); NDManager m = a.getManager().newSubManager()) {
+            m.create(v).reshape(a.getShape()).copyTo(a);
+        }
+    }
+
+    private static float[] engineLogits(CausalLm model, int[] ids) {
+        try (NoGradient ignored = NoGradient.enter(); NDManager m = model.manager().newSubManager()) {
+            NDArray input = model.tokens(m, List.of(ids), ids.length, 0);
+            return model.forward(input, Step.uncached(m, model, 1, ids.length)).toFloatArray();
+        }
+    }
+
+    @Test
+    void freshAdapterLeavesOutputUnchangedAndMergeMatchesAdapter() {
+        int[] ids = {1, 5, 9, 13, 17, 21, 25, 29, 33};
+        try (CausalLm model = CausalLm.load(TinyModels.write(dir, false), Device.cpu(), DataType.FLOAT32)) {
+            float[] base = engineLogits(model, ids);
+            TrainableSet set = TrainableSet.lora(model, new TrainingConfig.LoraConfig(4, 8, 0, null), 1);
+            set.freeze();
+            float[] fresh = engineLogits(model, ids);
+            assertEquals(0, maxDiff(base, fresh), "B = 0: the adapter adds exactly nothing");
+
+            int k = 0;
+            for (LoraAdapter a : set.adapters().values()) {
+                randomise(a.b(), 200 + k++, 0.2);
+            }
+            float[] adapted = engineLogits(model, ids);
+            assertTrue(maxDiff(base, adapted) > 1e-3, "a trained adapter changes the output");
+            model.mergeLora();
+            float[] merged = engineLogits(model, ids);
+            double diff = maxDiff(adapted, merged);
+            System.out.printf("merged vs adapter logits: max |diff| %.2e%n", diff);
+            assertTrue(diff < 1e-5, "merged logits differ by " + diff);
+        }
+    }
+
+    @Test
+    void trainingForwardMatchesEngineAndPackingIsolatesExamples() {
+        try (CausalLm model = CausalLm.load(TinyModels.write(dir, true), Device.cpu(), DataType.FLOAT32)) {
+            TrainingForward f = new TrainingForward(model);
+            List<EncodedExample> s = TinyModels.sequences(2, 6, 6, 40, 3);
+            float[] alone0 = engineLogits(model, s.get(0).ids());
+            float[] alone1 = engineLogits(model, s.get(1).ids());
+            float[] packed;
+            try (NoGradient ignored = NoGradient.enter(); NDManager m = model.manager().newSubManager()) {
+                packed = f.logits(m, BatchPlan.batch(List.of(List.of(s.get(0), s.get(1))), 0)).toFloatArray();
+            }
+            int v = 40;
+            float[] first = java.util.Arrays.copyOfRange(packed, 0, 6 * v);
+            float[] second = java.util.Arrays.copyOfRange(packed, 6 * v, 12 * v);
+            assertTrue(maxDiff(alone0, first) < 1e-5, "first example of a packed row");
+            assertTrue(maxDiff(alone1, second) < 1e-5, "second example sees nothing of the first");
+        }
+    }
+
+    static double maxDiff(float[] a, float[] b) {
+        assertEquals(a.length, b.length);
+        double d = 0;
+        for (int i = 0; i < a.length; i++) {
+            d = Math.max(d, Math.abs(a[i] - b[i]));
+        }
+        return d;
+    }
+}
