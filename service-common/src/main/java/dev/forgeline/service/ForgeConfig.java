@@ -1,0 +1,53 @@
+package dev.forgeline.service;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
+
+/**
+ * The {@code forge.*} settings every service reads (env: {@code FORGE_ARTIFACTS_ROOT},
+ * {@code FORGE_WORKER_GROUP_ID}, ...). The README's configuration table lists each with its default.
+ */
+@ConfigMapping(prefix = "forge")
+public interface ForgeConfig {
+
+    Artifacts artifacts();
+
+    /**
+     * A folder of Hugging Face-format model folders offered as base models ({@code FORGE_BASE_MODELS});
+     * none when unset.
+     */
+    Optional<Path> baseModels();
+
+    Worker worker();
+
+    Health health();
+
+    interface Artifacts {
+        /** The artifact store: a directory or a {@code file:} URI, shared by every service. */
+        @WithDefault(".forge/artifacts")
+        String root();
+    }
+
+    interface Worker {
+        /** The consumer group of this service's replicas; replicas share a request topic's partitions. */
+        @WithDefault("${quarkus.application.name}")
+        String groupId();
+
+        /** Names this replica in logs and job statuses; the group id and the process id when unset. */
+        Optional<String> clientId();
+
+        /** Jobs this replica runs at once. */
+        @WithDefault("1")
+        int maxConcurrentJobs();
+    }
+
+    interface Health {
+        /** How long the readiness check waits for the Kafka cluster to answer before saying DOWN. */
+        @WithDefault("3s")
+        Duration kafkaTimeout();
+    }
+}

@@ -1,0 +1,100 @@
+package dev.forgeline.service;
+
+import dev.forgeline.contracts.ContractsJson;
+import dev.forgeline.contracts.JobRequest;
+import dev.forgeline.contracts.JobState;
+import dev.forgeline.contracts.JobStatus;
+import dev.forgeline.contracts.Topics;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.eclipse.microprofile.config.ConfigProvider;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+
+import static io.restassured.RestAssured.given;
+import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.is;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * What every worker service answers while its capability is not built yet: ready (Kafka reachable,
+ * worker consuming), Prometheus metrics, and a FAILED job saying so for any request, read back from
+ * {@code forge.jobs}. A service's test extends this under {@code @QuarkusTest} with the embedded broker.
+ */
+public abstract class WorkerServiceTest {
+
+    protected abstract String requestTopic();
+
+    protected abstract JobRequest request(String jobId);
+
+    /** The error every job of this service ends with for now. */
+    protected abstract String notBuiltError();
+
+    @Test
+    void readyWithKafkaAndWorker() {
+        given().get("/q/health/ready").then()
+                .statusCode(200)
+                .body("status", is("UP"))
+                .body(containsString("Kafka cluster"))
+                .body(containsString("Job workers"));
+    }
+
+    @Test
+    void prometheusMetrics() {
+        given().get("/q/metrics").then().statusCode(200).body(containsString("jvm_memory_used_bytes"));
+    }
+
+    @Test
+    void requestEndsFailedBecauseNotBuiltYet() throws Exception {
+        String bootstrap = ConfigProvider.getConfig().getValue("kafka.bootstrap.servers", String.class);
+        String jobId = "not-built-" + UUID.randomUUID();
+        try (var producer = new KafkaProducer<String, String>(Map.of(
+                ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
+                ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class,
+                ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class))) {
+            producer.send(new ProducerRecord<>(requestTopic(), jobId, ContractsJson.write(request(jobId))))
+                    .get(10, TimeUnit.SECONDS);
+        }
+
+        JobStatus last = awaitTerminal(bootstrap, jobId, Duration.ofSeconds(60));
+        assertNotNull(last, "no terminal status for " + jobId + " on " + Topics.JOBS);
+        assertEquals(JobState.FAILED, last.state());
+        assertEquals(notBuiltError(), last.error());
+        assertTrue(last.error().contains("not built yet"));
+    }
+
+    private static JobStatus awaitTerminal(String bootstrap, String jobId, Duration timeout) throws Exception {
+        try (var consumer = new KafkaConsumer<String, String>(Map.of(
+                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
+                ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class,
+                ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class))) {
+            List<TopicPartition> partitions = consumer.partitionsFor(Topics.JOBS).stream()
+                    .map(p -> new TopicPartition(p.topic(), p.partition())).toList();
+            consumer.assign(partitions);
+            consumer.seekToBeginning(partitions);
+            long deadline = System.nanoTime() + timeout.toNanos();
+            while (System.nanoTime() < deadline) {
+                for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(200))) {
+                    if (!jobId.equals(r.key()) || r.value() == null) continue;
+                    JobStatus status = ContractsJson.read(r.value(), JobStatus.class);
+                    if (status.state().isTerminal()) return status;
+                }
+            }
+            return null;
+        }
+    }
+}
