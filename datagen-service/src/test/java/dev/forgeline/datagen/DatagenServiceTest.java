@@ -1,0 +1,28 @@
+package dev.forgeline.datagen;
+
+import dev.forgeline.contracts.JobRequest;
+import dev.forgeline.contracts.DatagenRequest;
+import dev.forgeline.contracts.Topics;
+import dev.forgeline.kafka.KafkaBrokerTestResource;
+import dev.forgeline.service.WorkerServiceTest;
+import io.quarkus.test.common.WithTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+
+@QuarkusTest
+@WithTestResource(KafkaBrokerTestResource.class)
+class DatagenServiceTest extends WorkerServiceTest {
+    @Override
+    protected String requestTopic() {
+        return Topics.DATAGEN_REQUESTS;
+    }
+
+    @Override
+    protected JobRequest request(String jobId) {
+        return DatagenRequest.of(jobId, "answer questions about the solar system");
+    }
+
+    @Override
+    protected String notBuiltError() {
+        return DatagenHandler.NOT_BUILT;
+    }
+}
