@@ -162,18 +162,29 @@ public final class SafetensorsReader implements AutoCloseable {
     /**
      * Reads one tensor into {@code manager} (and its device) as {@code dtype}. F32, F16 and BF16
      * sources are accepted; the mapped bytes are copied once, by the dtype/device conversion.
+     *
+     * <p>DJL 0.35.1's PyTorch bindings have no bfloat16 type (creating or casting to one aborts
+     * the process), so BF16 data is widened to float32 here, exactly (bf16 is the top half of
+     * a float32), and {@code dtype} must be FLOAT32 or FLOAT16.
      */
     public NDArray read(String name, NDManager manager, DataType dtype) {
+        if (dtype != DataType.FLOAT32 && dtype != DataType.FLOAT16) {
+            throw new IllegalArgumentException("cannot load '" + name + "' as " + dtype
+                    + ": the engine computes in float32 or float16 (DJL's PyTorch bindings lack bfloat16)");
+        }
         Entry e = entry(name);
+        ByteBuffer bytes = map(e);
         DataType source = switch (e.dtype()) {
             case "F32" -> DataType.FLOAT32;
             case "F16" -> DataType.FLOAT16;
-            case "BF16" -> DataType.BFLOAT16;
+            case "BF16" -> {
+                bytes = widenBfloat16(bytes);
+                yield DataType.FLOAT32;
+            }
             default -> throw new ModelFormatException(
                     "tensor '" + name + "' has dtype " + e.dtype() + "; only F32, F16 and BF16 weights load");
         };
-        ByteBuffer bytes = map(e);
-        // A CPU array made from a direct buffer aliases it; the mapping is read-only, so take a
+        // A CPU array made from a direct buffer aliases it, and the mapping is read-only: take a
         // private copy in the target dtype and on the target device before anything writes to it.
         try (NDManager scratch = NDManager.newBaseManager(ai.djl.Device.cpu())) {
             NDArray view = scratch.create(bytes, new Shape(e.shape()), source);
@@ -184,6 +195,18 @@ public final class SafetensorsReader implements AutoCloseable {
             out.attach(manager);
             return out;
         }
+    }
+
+    /** bfloat16 -> float32 by appending 16 zero bits: exact. */
+    static ByteBuffer widenBfloat16(ByteBuffer bf16) {
+        ByteBuffer in = bf16.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer out = ByteBuffer.allocateDirect(in.remaining() * 2).order(ByteOrder.nativeOrder());
+        java.nio.ShortBuffer s = in.asShortBuffer();
+        java.nio.IntBuffer o = out.asIntBuffer();
+        while (s.hasRemaining()) {
+            o.put((s.get() & 0xFFFF) << 16);
+        }
+        return out;
     }
 
     private ByteBuffer map(Entry e) {

@@ -45,6 +45,32 @@ public final class SafetensorsWriter {
         return new Tensor(name, array.getDataType(), array.getShape().getShape(), array::toByteBuffer);
     }
 
+    /**
+     * A float32 array written as bfloat16 (round to nearest even) or float16: the way to store
+     * a checkpoint in 16 bits, since DJL's PyTorch bindings have no bfloat16 arrays.
+     */
+    public static Tensor of(String name, NDArray array, DataType fileType) {
+        if (fileType == array.getDataType()) {
+            return of(name, array);
+        }
+        if (fileType == DataType.FLOAT16) {
+            return new Tensor(name, fileType, array.getShape().getShape(),
+                    () -> array.toType(DataType.FLOAT16, false).toByteBuffer());
+        }
+        if (fileType != DataType.BFLOAT16) {
+            throw new IllegalArgumentException("cannot write " + array.getDataType() + " as " + fileType);
+        }
+        return new Tensor(name, fileType, array.getShape().getShape(), () -> {
+            float[] v = array.toType(DataType.FLOAT32, false).toFloatArray();
+            ByteBuffer out = ByteBuffer.allocate(v.length * 2).order(ByteOrder.LITTLE_ENDIAN);
+            for (float f : v) {
+                int bits = Float.floatToRawIntBits(f);
+                out.putShort((short) ((bits + 0x7FFF + ((bits >>> 16) & 1)) >>> 16));
+            }
+            return out.flip();
+        });
+    }
+
     public static void write(Path file, Map<String, NDArray> arrays, Map<String, String> metadata) {
         List<Tensor> tensors = new ArrayList<>();
         arrays.forEach((name, a) -> tensors.add(of(name, a)));

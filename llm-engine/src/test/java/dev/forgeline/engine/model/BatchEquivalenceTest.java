@@ -22,9 +22,9 @@ class BatchEquivalenceTest {
         try (CausalLm model = TinyModels.write(dir, config, 21)) {
             int vocab = config.vocabSize();
             List<int[]> seqs = List.of(
-                    KvCacheEquivalenceTest.randomIds(9, vocab, 1),
-                    KvCacheEquivalenceTest.randomIds(3, vocab, 2),
-                    KvCacheEquivalenceTest.randomIds(14, vocab, 3));
+                    TinyModels.randomIds(9, vocab, 1),
+                    TinyModels.randomIds(3, vocab, 2),
+                    TinyModels.randomIds(14, vocab, 3));
             int longest = 14;
             float[] batched;
             try (NDManager m = model.manager().newSubManager()) {
@@ -53,7 +53,7 @@ class BatchEquivalenceTest {
             int[] lengths = {5, 12, 1, 8};
             List<int[]> seqs = new ArrayList<>();
             for (int i = 0; i < lengths.length; i++) {
-                seqs.add(KvCacheEquivalenceTest.randomIds(lengths[i] + 3, vocab, 40 + i));
+                seqs.add(TinyModels.randomIds(lengths[i] + 3, vocab, 40 + i));
             }
             try (KvCache cache = new KvCache(model.manager(), config, lengths.length, 32, model.dataType())) {
                 // Prefill each row with its own prompt length, the way a scheduler adds sequences.

@@ -28,15 +28,6 @@ class KvCacheEquivalenceTest {
                 Arguments.of("mistral-linear-rope", TinyModels.mistralLinear()));
     }
 
-    static int[] randomIds(int n, int vocab, long seed) {
-        SplittableRandom r = new SplittableRandom(seed);
-        int[] ids = new int[n];
-        for (int i = 0; i < n; i++) {
-            ids[i] = r.nextInt(vocab);
-        }
-        return ids;
-    }
-
     /** Logits at every position of one sequence, no cache: (T, vocab) row-major. */
     static float[] fullRecompute(CausalLm model, int[] ids) {
         try (NDManager m = model.manager().newSubManager()) {
@@ -50,7 +41,7 @@ class KvCacheEquivalenceTest {
     void cachedDecodeMatchesFullRecompute(String name, ModelConfig config, @TempDir Path dir) {
         try (CausalLm model = TinyModels.write(dir, config, 7)) {
             int vocab = config.vocabSize();
-            int[] ids = randomIds(40, vocab, 11);
+            int[] ids = TinyModels.randomIds(40, vocab, 11);
             float[] expected = fullRecompute(model, ids);
             // Prefill 7 tokens, a chunk of 5 more (a multi-token step on a non-empty cache), then one by one.
             try (KvCache cache = new KvCache(model.manager(), config, 1, 64, model.dataType())) {
@@ -85,7 +76,7 @@ class KvCacheEquivalenceTest {
     @MethodSource("shapes")
     void positionsMatterAndWeightsLoadAsWritten(String name, ModelConfig config, @TempDir Path dir) {
         try (CausalLm model = TinyModels.write(dir, config, 3)) {
-            int[] ids = randomIds(6, config.vocabSize(), 5);
+            int[] ids = TinyModels.randomIds(6, config.vocabSize(), 5);
             int[] swapped = ids.clone();
             swapped[0] = ids[1];
             swapped[1] = ids[0];

@@ -42,6 +42,15 @@ public final class TinyModels {
                 .ropeScaling(RopeScaling.linear(2.0)).build();
     }
 
+    public static int[] randomIds(int n, int vocab, long seed) {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
+        int[] ids = new int[n];
+        for (int i = 0; i < n; i++) {
+            ids[i] = r.nextInt(vocab);
+        }
+        return ids;
+    }
+
     public static CausalLm write(Path dir, ModelConfig config, long seed) {
         RandomModel.write(dir, config, seed);
         return CausalLm.load(dir, Device.cpu(), DataType.FLOAT32);
