@@ -1,0 +1,81 @@
+package dev.forgeline.gateway;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+import io.smallrye.config.WithName;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+
+/** The gateway's settings ({@code forge.gateway.*}); each default is documented here. */
+@ConfigMapping(prefix = "forge.gateway")
+public interface GatewayConfig {
+
+    /**
+     * A folder of Hugging Face model folders, each served under its folder name. Env
+     * {@code FORGE_BASE_MODELS}; unset: {@code shared/models} when one is found above the working directory.
+     */
+    @WithName("base-models")
+    Optional<String> baseModels();
+
+    /** Hub model ids served as base models (downloaded on first use into the HF cache). */
+    @WithName("hub-models")
+    Optional<List<String>> hubModels();
+
+    /** API keys accepted as {@code Authorization: Bearer <key>}; none configured: the API is open (local mode). */
+    @WithName("api-keys")
+    Optional<List<String>> apiKeys();
+
+    /** Sequences decoded together per loaded model. */
+    @WithName("max-batch")
+    @WithDefault("32")
+    int maxBatch();
+
+    /** Sequences that may wait for a row per model; beyond this a request gets 429. */
+    @WithName("max-waiting")
+    @WithDefault("256")
+    int maxWaiting();
+
+    /** Prompt tokens prefilled between two decode steps (at least one prompt always goes in). */
+    @WithName("prefill-tokens-per-step")
+    @WithDefault("2048")
+    int prefillTokensPerStep();
+
+    /** Caps each model's context (and KV cache rows); 0 keeps the model's max_position_embeddings. */
+    @WithName("max-context")
+    @WithDefault("0")
+    int maxContext();
+
+    /** Weights of loaded models may take this many MiB; beyond it idle models unload, least recently used first. */
+    @WithName("memory-budget-mib")
+    @WithDefault("8192")
+    long memoryBudgetMib();
+
+    /** How long a request waits for its model to load before it gets 503 with Retry-After. */
+    @WithName("load-timeout")
+    @WithDefault("60s")
+    Duration loadTimeout();
+
+    /** Largest accepted request body. */
+    @WithName("max-body-bytes")
+    @WithDefault("4194304")
+    long maxBodyBytes();
+
+    /** cpu, gpu or auto (gpu when one is visible). */
+    @WithDefault("auto")
+    String device();
+
+    /** float32, float16 or bfloat16. */
+    @WithDefault("float32")
+    String dtype();
+
+    /** Follow {@code forge.models} so that approved models become servable without a restart. */
+    @WithName("registry.enabled")
+    @WithDefault("true")
+    boolean registryEnabled();
+
+    /** Timeout of a call to a remote backend (vLLM, DJL Serving), per request. */
+    @WithName("remote-timeout")
+    @WithDefault("300s")
+    Duration remoteTimeout();
+}

@@ -1,0 +1,250 @@
+package dev.forgeline.gateway.engine;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import dev.forgeline.engine.config.GenerationConfig;
+import dev.forgeline.engine.generate.BatchDecoder;
+import dev.forgeline.engine.generate.SamplingParams;
+import dev.forgeline.engine.generate.Sequence;
+import dev.forgeline.engine.model.CausalLm;
+import dev.forgeline.engine.model.NoGradient;
+import dev.forgeline.engine.model.Step;
+import dev.forgeline.engine.tokenizer.ChatMessage;
+import dev.forgeline.engine.tokenizer.ChatTemplate;
+import dev.forgeline.engine.tokenizer.Tokenizer;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+
+/** {@link ModelRunner} over llm-engine: CausalLm, Tokenizer, ChatTemplate and BatchDecoder. */
+public final class LlmEngineRunner implements ModelRunner {
+
+    private final CausalLm model;
+    private final Tokenizer tokenizer;
+    private final ChatTemplate template; // null for a base model without one
+    private final GenerationConfig generation;
+    private final int contextLength;
+    private final long weightBytes;
+
+    private LlmEngineRunner(CausalLm model, Tokenizer tokenizer, ChatTemplate template, GenerationConfig generation,
+            int contextLength, long weightBytes) {
+        this.model = model;
+        this.tokenizer = tokenizer;
+        this.template = template;
+        this.generation = generation;
+        this.contextLength = contextLength;
+        this.weightBytes = weightBytes;
+    }
+
+    /**
+     * Loads a Hugging Face model folder.
+     *
+     * @param maxContext caps the context (and so each sequence's KV cache rows); 0 for the model's own
+     */
+    public static LlmEngineRunner load(Path dir, Device device, DataType dtype, int maxContext) {
+        CausalLm model = CausalLm.load(dir, device, dtype);
+        try {
+            Tokenizer tokenizer = Tokenizer.load(dir);
+            ChatTemplate template;
+            try {
+                template = ChatTemplate.fromModelDir(dir);
+            } catch (RuntimeException noTemplate) {
+                template = null;
+            }
+            int window = model.config().maxPositionEmbeddings();
+            int context = maxContext > 0 ? Math.min(window, maxContext) : window;
+            return new LlmEngineRunner(model, tokenizer, template, GenerationConfig.read(dir, model.config()),
+                    context, CausalLm.weightBytesPerToken(model.config(), dtype));
+        } catch (RuntimeException e) {
+            model.close();
+            throw e;
+        }
+    }
+
+    /** Size on disk of a folder's safetensors, an estimate of its weights before loading. */
+    public static long weightFileBytes(Path dir) {
+        try (Stream<Path> files = Files.list(dir)) {
+            return files.filter(p -> p.toString().endsWith(".safetensors")).mapToLong(p -> p.toFile().length()).sum();
+        } catch (IOException e) {
+            return 0;
+        }
+    }
+
+    @Override
+    public int contextLength() {
+        return contextLength;
+    }
+
+    @Override
+    public int[] encode(String text, boolean addSpecialTokens) {
+        return tokenizer.encode(text, addSpecialTokens);
+    }
+
+    @Override
+    public String decode(int[] ids) {
+        return tokenizer.decode(ids, true);
+    }
+
+    @Override
+    public String tokenText(int id) {
+        return tokenizer.decode(new int[] {id}, false);
+    }
+
+    @Override
+    public int[] chatPrompt(List<Turn> messages) {
+        if (template == null) {
+            throw new UnsupportedOperationException("the model has no chat template; use /v1/completions");
+        }
+        List<ChatMessage> turns = messages.stream().map(m -> new ChatMessage(m.role(), m.content())).toList();
+        // The rendered text already holds the template's special tokens (BOS).
+        return tokenizer.encode(template.render(turns, true), false);
+    }
+
+    SamplingParams samplingParams(Params p) {
+        // vLLM's rule: a request field wins, then generation_config.json's, then OpenAI's default.
+        SamplingParams.Builder b = SamplingParams.builder(generation);
+        b.temperature(p.temperature() != null ? p.temperature()
+                : generation.temperature() != null ? generation.temperature() : 1.0);
+        b.topP(p.topP() != null ? p.topP() : generation.topP() != null ? generation.topP() : 1.0);
+        b.topK(generation.topK() != null ? generation.topK() : 0);
+        b.seed(p.seed());
+        if (p.presencePenalty() != null) b.presencePenalty(p.presencePenalty());
+        if (p.frequencyPenalty() != null) b.frequencyPenalty(p.frequencyPenalty());
+        b.stopStrings(p.stop() == null ? List.of() : p.stop());
+        if (p.maxTokens() != null) b.maxTokens(p.maxTokens());
+        return b.build();
+    }
+
+    @Override
+    public DecodeBatch newBatch(int capacity) {
+        return new Batch(new BatchDecoder(model, capacity, contextLength));
+    }
+
+    private final class Batch implements DecodeBatch {
+        private final BatchDecoder decoder;
+        private final Map<Sequence, EngineSlot> slots = new IdentityHashMap<>();
+
+        Batch(BatchDecoder decoder) {
+            this.decoder = decoder;
+        }
+
+        @Override
+        public Slot add(int[] prompt, Params params, Sink sink) {
+            Sequence seq = decoder.add(prompt, samplingParams(params), LlmEngineRunner.this::decode,
+                    (id, delta) -> sink.onToken(id, delta == null ? "" : delta));
+            EngineSlot slot = new EngineSlot(seq, sink);
+            if (seq.isFinished()) {
+                slot.finish();
+            } else {
+                slots.put(seq, slot);
+            }
+            return slot;
+        }
+
+        @Override
+        public void step() {
+            for (Sequence done : decoder.step()) {
+                EngineSlot slot = slots.remove(done);
+                if (slot != null) {
+                    slot.finish();
+                }
+            }
+        }
+
+        @Override
+        public void remove(Slot slot) {
+            EngineSlot s = (EngineSlot) slot;
+            if (slots.remove(s.seq) != null) {
+                decoder.remove(s.seq);
+            }
+        }
+
+        @Override
+        public int active() {
+            return decoder.active();
+        }
+
+        @Override
+        public boolean hasRoom() {
+            return decoder.hasRoom();
+        }
+
+        @Override
+        public void close() {
+            decoder.close();
+        }
+    }
+
+    private record EngineSlot(Sequence seq, Sink sink) implements Slot {
+        void finish() {
+            sink.onFinish(seq.finishReason().openAiName(), seq.tokens(), seq.text());
+        }
+
+        @Override
+        public boolean isFinished() {
+            return seq.isFinished();
+        }
+    }
+
+    @Override
+    public List<TokenLogprob> score(int[] context, int[] tokens, int top) {
+        int[] all = new int[context.length + tokens.length];
+        System.arraycopy(context, 0, all, 0, context.length);
+        System.arraycopy(tokens, 0, all, context.length, tokens.length);
+        // positions 0..n-2 predict tokens 1..n-1; the last token predicts nothing we report
+        int n = all.length;
+        int[] input = java.util.Arrays.copyOf(all, n - 1);
+        List<TokenLogprob> out = new ArrayList<>();
+        if (input.length == 0) {
+            return out;
+        }
+        int k = Math.max(top, 0);
+        try (NoGradient ignored = NoGradient.enter(); NDManager m = model.manager().newSubManager()) {
+            NDArray ids = model.tokens(m, List.of(input), input.length, 0);
+            Step step = Step.uncached(m, model, 1, input.length);
+            NDArray lp = model.forward(ids, step).toType(DataType.FLOAT32, false).squeeze(0).logSoftmax(1); // (T, vocab)
+            float[] flat = lp.toFloatArray();
+            int vocab = model.config().vocabSize();
+            for (int t = context.length - 1; t < input.length; t++) { // the positions that predict `tokens`
+                int target = all[t + 1];
+                int base = t * vocab;
+                int[] bestIds = new int[Math.min(k, vocab)];
+                double[] bestLp = new double[bestIds.length];
+                java.util.Arrays.fill(bestLp, Double.NEGATIVE_INFINITY);
+                for (int v = 0; v < vocab && bestIds.length > 0; v++) {
+                    double x = flat[base + v];
+                    if (x > bestLp[bestIds.length - 1]) {
+                        int i = bestIds.length - 1;
+                        while (i > 0 && x > bestLp[i - 1]) {
+                            bestLp[i] = bestLp[i - 1];
+                            bestIds[i] = bestIds[i - 1];
+                            i--;
+                        }
+                        bestLp[i] = x;
+                        bestIds[i] = v;
+                    }
+                }
+                out.add(new TokenLogprob(target, flat[base + target], bestIds, bestLp));
+            }
+        }
+        return out;
+    }
+
+    @Override
+    public long weightBytes() {
+        return weightBytes;
+    }
+
+    @Override
+    public void close() {
+        tokenizer.close();
+        model.close();
+    }
+}
