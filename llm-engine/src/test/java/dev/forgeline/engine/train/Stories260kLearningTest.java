@@ -1,0 +1,204 @@
+package dev.forgeline.engine.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.Device;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.pytorch.jni.JniUtils;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.forgeline.engine.SharedData;
+import dev.forgeline.engine.generate.FinishReason;
+import dev.forgeline.engine.generate.Generation;
+import dev.forgeline.engine.generate.Generator;
+import dev.forgeline.engine.generate.SamplingParams;
+import dev.forgeline.engine.model.CausalLm;
+import dev.forgeline.engine.tokenizer.ChatMessage;
+import dev.forgeline.engine.tokenizer.ChatTemplate;
+import dev.forgeline.engine.tokenizer.Tokenizer;
+import java.io.BufferedWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Issue 4's learning test: LoRA on stories260k learns {@link AnimalSounds} on CPU within
+ * minutes, answers training prompts exactly, stops with EOS, and resumes exactly.
+ */
+class Stories260kLearningTest {
+
+    private static Path base;
+    private static Tokenizer tokenizer;
+    private static ChatTemplate template;
+    private static int threads;
+
+    @TempDir
+    Path tmp;
+
+    @BeforeAll
+    static void load() {
+        // A 64-wide model: one intra-op thread beats two, which only contend with other builds.
+        ai.djl.engine.Engine.getInstance();
+        threads = JniUtils.getNumThreads();
+        JniUtils.setNumThreads(1);
+        base = SharedData.model("stories260k");
+        tokenizer = Tokenizer.load(base);
+        template = ChatTemplate.fromModelDir(base);
+    }
+
+    @AfterAll
+    static void close() {
+        JniUtils.setNumThreads(threads);
+        tokenizer.close();
+    }
+
+    /**
+     * LoRA on every projection and on lm_head. The head matters here: stories260k never saw
+     * {@code </s>} in training, and its (tied) embedding row is the same vector as the 252 other
+     * unused rows (unk and the byte tokens, cosine 0.9999999), so through a frozen head EOS can
+     * never beat them, whatever the layers do.
+     */
+    static TrainingConfig learningConfig() {
+        List<String> targets = new ArrayList<>(TrainingConfig.LoraConfig.ALL_LINEAR);
+        targets.add("lm_head");
+        return TrainingConfig.builder()
+                .lora(new TrainingConfig.LoraConfig(16, 32, 0.0, targets))
+                .learningRate(5e-3).schedule(TrainingConfig.Schedule.COSINE).warmupRatio(0.05)
+                .microBatchSize(16).epochs(8).maxSeqLength(64).evalInterval(0).saveInterval(0).seed(42)
+                .build();
+    }
+
+    static Path writeJsonl(Path file, List<ChatExample> examples) throws Exception {
+        ObjectMapper json = new ObjectMapper();
+        try (BufferedWriter w = Files.newBufferedWriter(file)) {
+            for (ChatExample e : examples) {
+                List<Map<String, String>> messages = e.messages().stream()
+                        .map(m -> Map.of("role", m.role(), "content", m.content())).toList();
+                w.write(json.writeValueAsString(Map.of("messages", messages)));
+                w.newLine();
+            }
+        }
+        return file;
+    }
+
+    @Test
+    void loraLearnsTheMappingAndStops() throws Exception {
+        Path trainFile = writeJsonl(tmp.resolve("train.jsonl"), AnimalSounds.train());
+        Path testFile = writeJsonl(tmp.resolve("test.jsonl"), AnimalSounds.heldOut());
+        List<ChatExample> train = ChatDataset.read(trainFile);
+        List<ChatExample> heldOut = ChatDataset.read(testFile);
+        assertEquals(200, train.size());
+        assertEquals(40, heldOut.size());
+        TrainingConfig config = learningConfig();
+        TrainingData data = TrainingData.encode(tokenizer, template, config, train, heldOut);
+        assertEquals(0, data.trainStats().truncated());
+
+        try (CausalLm model = CausalLm.load(base, Device.cpu(), DataType.FLOAT32)) {
+            Trainer trainer = new Trainer(model, config);
+            List<TrainingProgress> progress = new ArrayList<>();
+            long t0 = System.nanoTime();
+            TrainingResult result = trainer.train(data, new TrainingListener() {
+                @Override
+                public void onStep(TrainingProgress p) {
+                    progress.add(p);
+                }
+            }, null, () -> false);
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            trainer.trainable().freeze();
+            System.out.printf("learning: %d steps in %.1f s (%.0f tokens/s), train loss %.3f -> %.3f, held-out %.3f -> %.3f%n",
+                    result.steps(), seconds, progress.get(progress.size() - 1).tokensPerSecond(),
+                    result.losses().get(0), result.finalTrainLoss(), result.initialHeldOutLoss(), result.finalHeldOutLoss());
+            assertTrue(seconds < 300, "training took " + seconds + " s");
+            assertTrue(result.finalHeldOutLoss() <= 0.5 * result.initialHeldOutLoss(),
+                    "held-out loss " + result.initialHeldOutLoss() + " -> " + result.finalHeldOutLoss());
+
+            Generator generator = new Generator(model);
+            SamplingParams greedy = SamplingParams.builder().maxTokens(12)
+                    .stopTokenIds(Arrays.stream(tokenizer.eosTokenIds()).boxed().collect(Collectors.toSet())).build();
+            int right = 0;
+            List<String> wrong = new ArrayList<>();
+            for (ChatExample e : train) {
+                String answer = answer(generator, greedy, e).strip();
+                String expected = e.messages().get(2).content();
+                if (answer.equals(expected)) {
+                    right++;
+                } else if (wrong.size() < 5) {
+                    wrong.add(e.messages().get(1).content() + " -> '" + answer + "' (want '" + expected + "')");
+                }
+            }
+            int stopped = 0;
+            int heldOutRight = 0;
+            for (ChatExample e : heldOut) {
+                Generation g = generate(generator, greedy, e);
+                int last = g.tokens().length == 0 ? -1 : g.tokens()[g.tokens().length - 1];
+                if (g.finishReason() == FinishReason.STOP && last == 2) {
+                    stopped++;
+                }
+                if (tokenizer.decode(g.tokens(), true).strip().equals(e.messages().get(2).content())) {
+                    heldOutRight++;
+                }
+            }
+            System.out.printf("greedy: %d/200 training prompts exact, held-out %d/40 exact, %d/40 end with EOS; wrong e.g. %s%n",
+                    right, heldOutRight, stopped, wrong);
+            assertTrue(right >= 180, right + "/200 training prompts answered exactly");
+            assertTrue(stopped >= 38, stopped + "/40 held-out answers end with EOS");
+        }
+    }
+
+    @Test
+    void resumeFromCheckpointReproducesTheUninterruptedLosses() {
+        TrainingConfig config = learningConfig().toBuilder()
+                .lora(new TrainingConfig.LoraConfig(8, 16, 0.1, null)) // dropout on: the RNG must resume too
+                .maxSteps(12).microBatchSize(8).gradientAccumulation(2).packing(true).saveInterval(5).evalInterval(0)
+                .schedule(TrainingConfig.Schedule.LINEAR).warmupRatio(0.2).weightDecay(0.01).build();
+        TrainingData data = TrainingData.encode(tokenizer, template, config, AnimalSounds.train(), List.of());
+        TrainingResult uninterrupted;
+        try (CausalLm model = CausalLm.load(base, Device.cpu(), DataType.FLOAT32)) {
+            uninterrupted = new Trainer(model, config).train(data, null, tmp.resolve("a"), null);
+        }
+        Path checkpoints = tmp.resolve("b");
+        int[] steps = {0};
+        try (CausalLm model = CausalLm.load(base, Device.cpu(), DataType.FLOAT32)) {
+            TrainingResult first = new Trainer(model, config).train(data, new TrainingListener() {
+                @Override
+                public void onStep(TrainingProgress p) {
+                    steps[0] = p.step();
+                }
+            }, checkpoints, () -> steps[0] >= 7);
+            assertTrue(first.cancelled());
+            assertEquals(7, first.steps());
+        }
+        assertEquals(Checkpoint.name(5), Checkpoint.latest(checkpoints).orElseThrow().getFileName().toString());
+        TrainingResult resumed;
+        try (CausalLm model = CausalLm.load(base, Device.cpu(), DataType.FLOAT32)) { // a fresh process's view
+            resumed = new Trainer(model, config).train(data, null, checkpoints, null);
+        }
+        assertEquals(5, resumed.resumedFromStep());
+        assertEquals(12, resumed.losses().size());
+        double worst = 0;
+        for (int i = 0; i < 12; i++) {
+            worst = Math.max(worst, Math.abs(uninterrupted.losses().get(i) - resumed.losses().get(i)));
+        }
+        System.out.printf("resume: losses %s, max |diff| vs uninterrupted %.2e%n", resumed.losses(), worst);
+        assertTrue(worst <= 1e-4, "resumed losses differ by " + worst);
+    }
+
+    private Generation generate(Generator generator, SamplingParams params, ChatExample e) {
+        List<ChatMessage> prompt = e.messages().subList(0, 2);
+        int[] ids = tokenizer.encode(template.render(prompt, true), false);
+        return generator.generate(ids, params);
+    }
+
+    private String answer(Generator generator, SamplingParams params, ChatExample e) {
+        return tokenizer.decode(generate(generator, params, e).tokens(), true);
+    }
+}
