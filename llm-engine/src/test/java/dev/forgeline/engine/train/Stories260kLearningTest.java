@@ -1,10 +1,16 @@
 package dev.forgeline.engine.train;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.Device;
+import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.forgeline.engine.model.NoGradient;
+import dev.forgeline.engine.model.Step;
+import dev.forgeline.engine.weights.SafetensorsReader;
 import ai.djl.pytorch.jni.JniUtils;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.forgeline.engine.SharedData;
@@ -151,6 +157,77 @@ class Stories260kLearningTest {
                     right, heldOutRight, stopped, wrong);
             assertTrue(right >= 180, right + "/200 training prompts answered exactly");
             assertTrue(stopped >= 38, stopped + "/40 held-out answers end with EOS");
+
+            // Exports: the PEFT adapter, then the merged model, which must compute what the adapter did.
+            int[] prompt = tokenizer.encode(template.render(heldOut.get(0).messages().subList(0, 2), true), false);
+            float[] adapted = logits(model, prompt);
+            Path adapterDir = ModelExport.writeAdapter(trainer.trainable(), config.lora(), base.toString(), tmp.resolve("adapter"));
+            try (SafetensorsReader r = SafetensorsReader.open(adapterDir.resolve("adapter_model.safetensors"))) {
+                assertTrue(r.contains("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"));
+                assertTrue(r.contains("base_model.model.model.layers.4.mlp.down_proj.lora_B.weight"));
+                assertTrue(r.contains("base_model.model.lm_head.lora_B.weight"));
+                assertEquals(2 * (5 * 7 + 1), r.names().size());
+                assertArrayEquals(new long[] {16, 64}, r.entry("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight").shape());
+                assertArrayEquals(new long[] {32, 16}, r.entry("base_model.model.model.layers.0.self_attn.k_proj.lora_B.weight").shape());
+            }
+            assertEquals("LORA", new ObjectMapper().readTree(adapterDir.resolve("adapter_config.json").toFile()).get("peft_type").asText());
+            Path merged = ModelExport.writeMerged(model, base, tmp.resolve("merged"));
+            for (String f : List.of("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
+                    "generation_config.json")) {
+                assertTrue(Files.isRegularFile(merged.resolve(f)), f);
+            }
+            try (CausalLm reloaded = CausalLm.load(merged, Device.cpu(), DataType.FLOAT32)) {
+                assertTrue(!reloaded.config().tieWordEmbeddings(), "the head got its own adapter, so it is untied now");
+                double diff = LoraGradientTest.maxDiff(adapted, logits(reloaded, prompt));
+                double scale = 0;
+                for (float v : adapted) {
+                    scale = Math.max(scale, Math.abs(v));
+                }
+                // The trained model's logits reach tens: compare relative to them (fp32 rounding of
+                // W + BA vs W x + B(A x)); LoraGradientTest checks 1e-5 absolute on unit-scale logits.
+                System.out.printf("merged model reloaded: max |logit diff| vs adapter %.2e (max |logit| %.1f)%n", diff, scale);
+                assertTrue(diff < 1e-5 * Math.max(1, scale), "merged logits differ by " + diff);
+                assertEquals(expectedAnswer(heldOut.get(0)), answer(new Generator(reloaded), greedy, heldOut.get(0)).strip());
+            }
+        }
+    }
+
+    private static String expectedAnswer(ChatExample e) {
+        return e.messages().get(2).content();
+    }
+
+    private static float[] logits(CausalLm model, int[] ids) {
+        try (NoGradient ignored = NoGradient.enter(); NDManager m = model.manager().newSubManager()) {
+            return model.forward(model.tokens(m, List.of(ids), ids.length, 0), Step.uncached(m, model, 1, ids.length))
+                    .toFloatArray();
+        }
+    }
+
+    @Test
+    void fineTuneJobWritesModelAdapterAndCard() throws Exception {
+        Path trainFile = writeJsonl(tmp.resolve("train.jsonl"), AnimalSounds.train().subList(0, 32));
+        Path testFile = writeJsonl(tmp.resolve("test.jsonl"), AnimalSounds.heldOut().subList(0, 8));
+        TrainingConfig config = learningConfig().toBuilder().maxSteps(3).microBatchSize(8).build();
+        Path out = tmp.resolve("models").resolve("m1");
+        List<Double> evals = new ArrayList<>();
+        FineTune.Outcome o = FineTune.run(new FineTune.Job(base, trainFile, testFile, config, out, tmp.resolve("ckpt"), null),
+                new TrainingListener() {
+                    @Override
+                    public void onEvaluation(int step, double loss) {
+                        evals.add(loss);
+                    }
+                }, null);
+        assertEquals(3, o.result().steps());
+        assertEquals(2, evals.size(), "before and after training");
+        JsonNode card = new ObjectMapper().readTree(out.resolve("card.json").toFile());
+        assertEquals("sha256:" + ChatDataset.contentHash(List.of(trainFile, testFile)), card.get("dataset_hash").asText());
+        assertEquals("lora", card.get("method").asText());
+        assertEquals(16, card.get("hyperparameters").get("lora_r").asInt());
+        assertTrue(card.get("training").get("final_held_out_loss").isNumber());
+        assertTrue(Files.isRegularFile(out.resolve("adapter").resolve("adapter_model.safetensors")));
+        assertTrue(Files.isRegularFile(tmp.resolve("ckpt").resolve(Checkpoint.name(3)).resolve("state.json")));
+        try (CausalLm reloaded = CausalLm.load(out, Device.cpu(), DataType.FLOAT32)) {
+            assertEquals(5, reloaded.layers().size());
         }
     }
 
