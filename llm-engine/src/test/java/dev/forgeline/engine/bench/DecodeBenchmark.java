@@ -1,0 +1,127 @@
+package dev.forgeline.engine.bench;
+
+import ai.djl.Device;
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import dev.forgeline.engine.config.ModelConfig;
+import dev.forgeline.engine.generate.BatchDecoder;
+import dev.forgeline.engine.generate.SamplingParams;
+import dev.forgeline.engine.model.CausalLm;
+import dev.forgeline.engine.model.NoGradient;
+import dev.forgeline.engine.model.Step;
+import dev.forgeline.engine.weights.RandomModel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.SplittableRandom;
+
+/**
+ * {@code bench/run decode}: prefill and decode speed of a random model with SmolLM-135M's shape
+ * (fp32, CPU), against the decode bound of this machine measured in the same run: memory
+ * bandwidth divided by the weight bytes one token reads. The last line is one JSON object.
+ */
+public final class DecodeBenchmark {
+
+    static ModelConfig smolLm135m() {
+        return ModelConfig.builder("llama").hiddenSize(576).intermediateSize(1536).numAttentionHeads(9)
+                .numKeyValueHeads(3).numHiddenLayers(30).vocabSize(49152).maxPositionEmbeddings(2048)
+                .ropeTheta(10000).rmsNormEps(1e-5).tieWordEmbeddings(true).bosTokenId(1).eosTokenIds(List.of(2))
+                .build();
+    }
+
+    public static void main(String[] args) throws Exception {
+        int promptLength = 16;
+        int decodeSteps = Integer.getInteger("bench.steps", 64);
+        int prefillLength = 256;
+        int batch = 8;
+
+        int threads = Runtime.getRuntime().availableProcessors();
+        double bandwidth = MemoryBandwidth.measure(threads, 512L << 20, 5);
+        System.out.printf(Locale.ROOT, "memory bandwidth: %.1f GB/s (%d threads, read + written)%n", bandwidth / 1e9, threads);
+
+        ModelConfig config = smolLm135m();
+        Path dir = Files.createTempDirectory("forge-bench-smollm");
+        long t0 = System.nanoTime();
+        RandomModel.write(dir, config, 1);
+        System.out.printf(Locale.ROOT, "random SmolLM-135M-shaped model written in %.1f s%n", (System.nanoTime() - t0) / 1e9);
+        long weightBytes = CausalLm.weightBytesPerToken(config, DataType.FLOAT32);
+        double bound = bandwidth / weightBytes;
+        System.out.printf(Locale.ROOT, "weights read per token: %.1f MB -> decode bound %.1f tokens/s%n", weightBytes / 1e6, bound);
+        System.out.println("engine: " + Engine.getInstance().getEngineName() + " " + Engine.getInstance().getVersion());
+
+        try (CausalLm model = CausalLm.load(dir, Device.cpu(), DataType.FLOAT32)) {
+            SplittableRandom random = new SplittableRandom(3);
+            double prefill = prefillTokensPerSecond(model, prefillLength, random);
+            System.out.printf(Locale.ROOT, "prefill: %.1f tokens/s (%d-token prompt)%n", prefill, prefillLength);
+            double single = decodeTokensPerSecond(model, 1, promptLength, decodeSteps, random);
+            System.out.printf(Locale.ROOT, "decode batch 1: %.1f tokens/s (%.2f of the bound)%n", single, single / bound);
+            double batched = decodeTokensPerSecond(model, batch, promptLength, decodeSteps, random);
+            System.out.printf(Locale.ROOT, "decode batch %d: %.1f tokens/s total (%.2fx batch 1)%n", batch, batched, batched / single);
+            double ratio = single / bound;
+            boolean met = ratio >= 0.45 && batched >= 4 * single;
+            System.out.printf(Locale.ROOT,
+                    "{\"benchmark\":\"decode\",\"model\":\"random SmolLM-135M shape fp32 cpu\",\"threads\":%d,"
+                            + "\"memory_bandwidth_gb_s\":%.2f,\"weight_bytes_per_token\":%d,\"decode_bound_tok_s\":%.2f,"
+                            + "\"prefill_tok_s\":%.2f,\"decode_b1_tok_s\":%.2f,\"decode_b%d_tok_s\":%.2f,"
+                            + "\"ratio_b1_to_bound\":%.3f,\"batch_speedup\":%.2f,"
+                            + "\"goal\":{\"ratio_b1_to_bound\":0.45,\"batch_speedup\":4.0},\"goal_met\":%s}%n",
+                    threads, bandwidth / 1e9, weightBytes, bound, prefill, single, batch, batched, ratio,
+                    batched / single, met);
+        } finally {
+            try (var files = Files.walk(dir)) {
+                files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+    }
+
+    static int[] prompt(SplittableRandom random, int length, int vocab) {
+        int[] ids = new int[length];
+        for (int i = 0; i < length; i++) {
+            ids[i] = 3 + random.nextInt(vocab - 3);
+        }
+        return ids;
+    }
+
+    static double prefillTokensPerSecond(CausalLm model, int length, SplittableRandom random) {
+        double best = 0;
+        for (int r = 0; r < 4; r++) { // first round warms up
+            int[] ids = prompt(random, length, model.config().vocabSize());
+            long t0 = System.nanoTime();
+            try (NoGradient ignored = NoGradient.enter(); NDManager m = model.manager().newSubManager()) {
+                Step step = Step.uncached(m, model, 1, length);
+                model.logitsAt(model.hidden(model.tokens(m, List.of(ids), length, 0), step), step, new int[] {length - 1})
+                        .toFloatArray();
+            }
+            double rate = length / ((System.nanoTime() - t0) / 1e9);
+            if (r > 0) {
+                best = Math.max(best, rate);
+            }
+        }
+        return best;
+    }
+
+    /** Generated tokens per second over all sequences, decode steps only (prefill excluded). */
+    static double decodeTokensPerSecond(CausalLm model, int batch, int promptLength, int steps, SplittableRandom random) {
+        double best = 0;
+        SamplingParams greedy = SamplingParams.builder().maxTokens(steps + 10).build();
+        for (int r = 0; r < 3; r++) { // first round warms up
+            try (BatchDecoder decoder = new BatchDecoder(model, batch, promptLength + steps + 16)) {
+                for (int b = 0; b < batch; b++) {
+                    decoder.add(prompt(random, promptLength, model.config().vocabSize()), greedy, null, null);
+                }
+                int n = r == 0 ? 8 : steps;
+                long t0 = System.nanoTime();
+                for (int s = 0; s < n; s++) {
+                    decoder.step();
+                }
+                double rate = (double) batch * n / ((System.nanoTime() - t0) / 1e9);
+                if (r > 0) {
+                    best = Math.max(best, rate);
+                }
+            }
+        }
+        return best;
+    }
+}
