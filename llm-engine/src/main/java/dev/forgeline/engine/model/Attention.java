@@ -38,7 +38,7 @@ public final class Attention {
         long t = step.seqLen();
         NDArray h = qkv.forward(x).reshape(new Shape(b, t, queryHeads + 2L * kvHeads, headDim));
         h = step.angles().apply(h); // q and k rotated (q pre-scaled by 1/sqrt(hd)), v untouched
-        NDList parts = h.split(new long[] {queryHeads, queryHeads + kvHeads}, 2);
+        NDList parts = Torch.split(h, new long[] {queryHeads, kvHeads, kvHeads}, 2);
         NDArray q = parts.get(0); // (B, T, nh, hd)
         NDArray k = parts.get(1); // (B, T, nkv, hd)
         NDArray v = parts.get(2); // (B, T, nkv, hd)

@@ -25,12 +25,14 @@ public final class KvCache implements AutoCloseable {
     private final int rows;
     private final int maxLength;
     private final int[] lengths;
+    private final long kvHeads;
 
     public KvCache(NDManager parent, ModelConfig config, int rows, int maxLength, DataType dtype) {
         this.manager = parent.newSubManager();
         this.rows = rows;
         this.maxLength = maxLength;
         this.lengths = new int[rows];
+        this.kvHeads = config.numKeyValueHeads();
         int layers = config.numHiddenLayers();
         this.keys = new NDArray[layers];
         this.values = new NDArray[layers];
@@ -52,18 +54,17 @@ public final class KvCache implements AutoCloseable {
 
     /** Keys of rows [rowStart, rowStart + B), positions [0, S): (B, kv_heads, S, hd), a view. */
     NDArray keys(int layer, Step step) {
-        return keys[layer].get(step.manager(), window(step));
+        return window(keys[layer], step);
     }
 
     NDArray values(int layer, Step step) {
-        return values[layer].get(step.manager(), window(step));
+        return window(values[layer], step);
     }
 
-    private static NDIndex window(Step step) {
-        return new NDIndex()
-                .addSliceDim(step.rowStart(), step.rowStart() + step.batch())
-                .addAllDim()
-                .addSliceDim(0, step.keyLength());
+    private NDArray window(NDArray cache, Step step) {
+        return Torch.slice(cache, step.manager(),
+                new long[] {step.rowStart(), 0, 0},
+                new long[] {step.rowStart() + step.batch(), kvHeads, step.keyLength()});
     }
 
     /** Copies row {@code from} into row {@code to} (keys, values and length), to keep rows packed. */

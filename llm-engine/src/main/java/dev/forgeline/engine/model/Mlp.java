@@ -18,7 +18,7 @@ public final class Mlp {
 
     /** x (B, T, hidden) -> (B, T, hidden). */
     public NDArray forward(NDArray x) {
-        NDList gu = gateUp.forward(x).split(new long[] {intermediate}, 2); // (B, T, inter) x 2
+        NDList gu = Torch.split(gateUp.forward(x), new long[] {intermediate, intermediate}, 2); // (B, T, inter) x 2
         NDArray gate = gu.get(0);
         return down.forward(gate.mul(gate.getNDArrayInternal().sigmoid()).mul(gu.get(1))); // silu(g) = g * sigmoid(g)
     }
