@@ -43,6 +43,13 @@ public interface ForgeConfig {
         /** Jobs this replica runs at once. */
         @WithDefault("1")
         int maxConcurrentJobs();
+
+        /**
+         * How long the group waits for a silent replica (crashed, killed) before another takes its
+         * partitions and resumes its jobs; heartbeats go every third of it, at most every 3 s.
+         */
+        @WithDefault("30s")
+        Duration sessionTimeout();
     }
 
     interface Health {

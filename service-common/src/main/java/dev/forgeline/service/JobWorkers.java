@@ -14,6 +14,7 @@ import org.eclipse.microprofile.health.HealthCheck;
 import org.eclipse.microprofile.health.HealthCheckResponse;
 import org.eclipse.microprofile.health.Readiness;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -33,7 +34,10 @@ public class JobWorkers implements HealthCheck {
     JobWorkers(Instance<JobHandler<?>> handlers, ForgeConfig forge, OpenTelemetry openTelemetry,
                @ConfigProperty(name = "kafka.bootstrap.servers") String bootstrapServers) {
         this.handlers = handlers;
+        Duration session = forge.worker().sessionTimeout();
+        Duration heartbeat = session.dividedBy(3).compareTo(Duration.ofSeconds(3)) < 0 ? session.dividedBy(3) : Duration.ofSeconds(3);
         JobWorkerConfig c = JobWorkerConfig.of(bootstrapServers, forge.worker().groupId())
+                .withTimeouts(Duration.ofMillis(500), session, heartbeat)
                 .withMaxConcurrentJobs(forge.worker().maxConcurrentJobs())
                 .withOpenTelemetry(openTelemetry);
         this.config = forge.worker().clientId().map(c::withClientId).orElse(c);
