@@ -43,20 +43,21 @@ public final class Attention {
         NDArray k = parts.get(1); // (B, T, nkv, hd)
         NDArray v = parts.get(2); // (B, T, nkv, hd)
         KvCache cache = step.cache();
+        NDArray keysT;
         if (cache != null) {
             cache.write(layer, step, k, v);
-            k = cache.keys(layer, step); // (B, nkv, S, hd)
+            keysT = cache.keysTransposed(layer, step); // (B, nkv, hd, S)
             v = cache.values(layer, step); // (B, nkv, S, hd)
         } else {
-            k = k.transpose(0, 2, 1, 3); // (B, nkv, T, hd)
-            v = v.transpose(0, 2, 1, 3);
+            keysT = k.transpose(0, 2, 3, 1); // (B, nkv, hd, T)
+            v = v.transpose(0, 2, 1, 3); // (B, nkv, T, hd)
         }
         NDArray grouped = t == 1
                 ? q.reshape(new Shape(b, kvHeads, groups, headDim)) // (B, nkv, g, hd)
                 : q.reshape(new Shape(b, t, kvHeads, groups, headDim))
                         .transpose(0, 2, 3, 1, 4)
                         .reshape(new Shape(b, kvHeads, groups * t, headDim)); // (B, nkv, g*T, hd)
-        NDArray scores = grouped.matMul(k.swapAxes(2, 3)); // (B, nkv, g*T, S)
+        NDArray scores = grouped.matMul(keysT); // (B, nkv, g*T, S)
         if (step.mask() != null) {
             scores = scores.add(step.mask());
         }

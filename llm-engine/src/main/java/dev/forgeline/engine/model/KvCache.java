@@ -13,9 +13,10 @@ import dev.forgeline.engine.config.ModelConfig;
  * grows with the context. Each row is one sequence with its own length; rows are independent,
  * which lets a scheduler add and remove sequences between steps.
  *
- * <p>Layout per layer: (rows, kv_heads, max_length, head_dim), keys and values apart. Reading
- * rows [r, r+B) and positions [0, S) is then a view whose batch dimensions collapse, so the
- * attention matmuls run on it without a copy.
+ * <p>Layout per layer: keys (rows, kv_heads, head_dim, max_length), already transposed for
+ * q k^T, and values (rows, kv_heads, max_length, head_dim). Reading rows [r, r+B) and positions
+ * [0, S) is then a view whose batch dimensions collapse, so both attention matmuls run on it
+ * without a copy or a transpose.
  */
 public final class KvCache implements AutoCloseable {
 
@@ -26,6 +27,7 @@ public final class KvCache implements AutoCloseable {
     private final int maxLength;
     private final int[] lengths;
     private final long kvHeads;
+    private final long headDim;
 
     public KvCache(NDManager parent, ModelConfig config, int rows, int maxLength, DataType dtype) {
         this.manager = parent.newSubManager();
@@ -36,33 +38,33 @@ public final class KvCache implements AutoCloseable {
         int layers = config.numHiddenLayers();
         this.keys = new NDArray[layers];
         this.values = new NDArray[layers];
-        Shape shape = new Shape(rows, config.numKeyValueHeads(), maxLength, config.headDim());
+        this.headDim = config.headDim();
+        Shape keyShape = new Shape(rows, config.numKeyValueHeads(), config.headDim(), maxLength);
+        Shape valueShape = new Shape(rows, config.numKeyValueHeads(), maxLength, config.headDim());
         for (int l = 0; l < layers; l++) {
-            keys[l] = manager.zeros(shape, dtype);
-            values[l] = manager.zeros(shape, dtype);
+            keys[l] = manager.zeros(keyShape, dtype);
+            values[l] = manager.zeros(valueShape, dtype);
         }
     }
 
     /** Writes k and v (B, T, kv_heads, hd) of rows step.rowIndex at positions step.writePositions. */
     void write(int layer, Step step, NDArray k, NDArray v) {
-        // Advanced indices (B,1) and (B,T) around a full slice: torch puts the broadcast index
-        // dimensions first, so the value is laid out (B, T, kv_heads, hd), exactly as k comes.
-        NDIndex at = new NDIndex("{}, :, {}", step.cacheRowIndex(), step.cachePositionIndex());
-        keys[layer].set(at, k);
-        values[layer].set(at, v);
+        // Advanced indices (B,1) and (B,T) around full slices: torch puts the broadcast index
+        // dimensions first, so in both layouts the value is (B, T, kv_heads, hd), as k and v come.
+        keys[layer].set(new NDIndex("{}, :, :, {}", step.cacheRowIndex(), step.cachePositionIndex()), k);
+        values[layer].set(new NDIndex("{}, :, {}", step.cacheRowIndex(), step.cachePositionIndex()), v);
     }
 
-    /** Keys of rows [rowStart, rowStart + B), positions [0, S): (B, kv_heads, S, hd), a view. */
-    NDArray keys(int layer, Step step) {
-        return window(keys[layer], step);
+    /** Transposed keys of rows [rowStart, rowStart + B), positions [0, S): (B, kv_heads, hd, S), a view. */
+    NDArray keysTransposed(int layer, Step step) {
+        return Torch.slice(keys[layer], step.manager(),
+                new long[] {step.rowStart(), 0, 0, 0},
+                new long[] {step.rowStart() + step.batch(), kvHeads, headDim, step.keyLength()});
     }
 
+    /** Values of rows [rowStart, rowStart + B), positions [0, S): (B, kv_heads, S, hd), a view. */
     NDArray values(int layer, Step step) {
-        return window(values[layer], step);
-    }
-
-    private NDArray window(NDArray cache, Step step) {
-        return Torch.slice(cache, step.manager(),
+        return Torch.slice(values[layer], step.manager(),
                 new long[] {step.rowStart(), 0, 0},
                 new long[] {step.rowStart() + step.batch(), kvHeads, step.keyLength()});
     }
