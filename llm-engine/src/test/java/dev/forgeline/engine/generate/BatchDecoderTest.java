@@ -1,0 +1,155 @@
+package dev.forgeline.engine.generate;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.Device;
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import ai.djl.ndarray.types.DataType;
+import dev.forgeline.engine.SharedData;
+import dev.forgeline.engine.model.CausalLm;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** The scheduler-facing API on stories260k: joining, leaving, sampling and stopping. */
+class BatchDecoderTest {
+
+    private static CausalLm model;
+    private static HuggingFaceTokenizer tokenizer;
+    private static TokenDecoder decoder;
+
+    @BeforeAll
+    static void load() throws Exception {
+        Path dir = SharedData.model("stories260k");
+        model = CausalLm.load(dir, Device.cpu(), DataType.FLOAT32);
+        tokenizer = HuggingFaceTokenizer.newInstance(dir.resolve("tokenizer.json"), Map.of("truncation", "false"));
+        decoder = ids -> tokenizer.decode(Arrays.stream(ids).asLongStream().toArray(), true);
+    }
+
+    @AfterAll
+    static void close() {
+        model.close();
+        tokenizer.close();
+    }
+
+    private static int[] encode(String text) {
+        return Arrays.stream(tokenizer.encode(text, true, false).getIds()).mapToInt(l -> (int) l).toArray();
+    }
+
+    @Test
+    void sequencesJoiningAndLeavingBetweenStepsGenerateWhatTheyWouldAlone() {
+        String[] prompts = {"Once upon a time", "Lily and Ben went to the park", "The little dog", "", "One day, a bird"};
+        int[] budgets = {30, 12, 25, 5, 18};
+        SamplingParams sampled = SamplingParams.builder().temperature(0.9).topK(40).topP(0.9).seed(11L)
+                .repetitionPenalty(1.2).presencePenalty(0.3).frequencyPenalty(0.2).build();
+        Map<Integer, Generation> alone = new HashMap<>();
+        Generator generator = new Generator(model);
+        for (int i = 0; i < prompts.length; i++) {
+            SamplingParams p = (i % 2 == 0 ? SamplingParams.greedy() : sampled).toBuilder().maxTokens(budgets[i]).build();
+            alone.put(i, generator.generate(encode(prompts[i]), p));
+        }
+        Map<Integer, Sequence> together = new HashMap<>();
+        try (BatchDecoder batch = new BatchDecoder(model, 3, 128)) {
+            int next = 0;
+            int steps = 0;
+            while (next < prompts.length || batch.active() > 0) {
+                // Admit whenever a row is free: sequences join mid-flight at different lengths.
+                while (next < prompts.length && batch.hasRoom()) {
+                    SamplingParams p = (next % 2 == 0 ? SamplingParams.greedy() : sampled).toBuilder()
+                            .maxTokens(budgets[next]).build();
+                    together.put(next, batch.add(encode(prompts[next]), p, null, null));
+                    next++;
+                }
+                batch.step();
+                steps++;
+                assertTrue(steps < 200);
+            }
+        }
+        for (int i = 0; i < prompts.length; i++) {
+            Generation a = alone.get(i);
+            Sequence s = together.get(i);
+            assertTrue(s.isFinished());
+            assertArrayEquals(a.tokens(), s.tokens(), "sequence " + i);
+            assertEquals(FinishReason.LENGTH, s.finishReason());
+            assertEquals(budgets[i], s.tokens().length);
+        }
+    }
+
+    @Test
+    void removingASequenceKeepsTheOthersIntact() {
+        int[][] prompts = {encode("Once upon a time"), encode("The little dog"), encode("Lily and Ben went to the park")};
+        try (BatchDecoder batch = new BatchDecoder(model, 3, 128)) {
+            List<Sequence> seqs = new ArrayList<>();
+            for (int[] p : prompts) {
+                seqs.add(batch.add(p, SamplingParams.builder().maxTokens(20).build(), null, null));
+            }
+            for (int i = 0; i < 5; i++) {
+                batch.step();
+            }
+            batch.remove(seqs.get(0)); // the first row leaves; the last moves into its place
+            assertEquals(2, batch.active());
+            assertTrue(seqs.get(0).isFinished());
+            while (batch.active() > 0) {
+                batch.step();
+            }
+        }
+        Generator generator = new Generator(model);
+        // the survivors match their solo runs despite the row move
+        assertArrayEquals(generator.generate(prompts[1], SamplingParams.builder().maxTokens(20).build()).tokens(),
+                rerun(prompts, 1));
+    }
+
+    private static int[] rerun(int[][] prompts, int keep) {
+        try (BatchDecoder batch = new BatchDecoder(model, 3, 128)) {
+            List<Sequence> seqs = new ArrayList<>();
+            for (int[] p : prompts) {
+                seqs.add(batch.add(p, SamplingParams.builder().maxTokens(20).build(), null, null));
+            }
+            for (int i = 0; i < 5; i++) {
+                batch.step();
+            }
+            batch.remove(seqs.get(0));
+            while (batch.active() > 0) {
+                batch.step();
+            }
+            return seqs.get(keep).tokens();
+        }
+    }
+
+    @Test
+    void seedsReproduceAndStopStringsEndWithoutTheStopText() {
+        Generator generator = new Generator(model);
+        int[] prompt = encode("Once upon a time");
+        SamplingParams p = SamplingParams.builder().temperature(1.0).topP(0.95).seed(5L).maxTokens(40).build();
+        Generation a = generator.generate(prompt, p, decoder, null);
+        Generation b = generator.generate(prompt, p, decoder, null);
+        Generation c = generator.generate(prompt, p.toBuilder().seed(6L).build(), decoder, null);
+        assertArrayEquals(a.tokens(), b.tokens());
+        assertNotEquals(Arrays.toString(a.tokens()), Arrays.toString(c.tokens()));
+
+        // Greedy output is ", there was a little girl named Lily. She loved ..."
+        List<String> streamed = new ArrayList<>();
+        Generation stopped = generator.generate(prompt, SamplingParams.builder().stopStrings(List.of("Lily."))
+                .maxTokens(100).build(), decoder, (id, delta) -> streamed.add(delta));
+        assertEquals(FinishReason.STOP, stopped.finishReason());
+        assertEquals(", there was a little girl named ", stopped.text());
+        assertEquals(stopped.text(), String.join("", streamed));
+        assertTrue(stopped.tokens().length < 15);
+        assertFalse(stopped.text().contains("Lily"));
+
+        Generation byToken = generator.generate(prompt, SamplingParams.builder().stopTokenIds(java.util.Set.of(383))
+                .maxTokens(100).build());
+        assertEquals(FinishReason.STOP, byToken.finishReason());
+        assertEquals(383, byToken.tokens()[byToken.tokens().length - 1]);
+    }
+}
