@@ -1,16 +1,56 @@
 package dev.forgeline.trainer;
 
-import dev.forgeline.contracts.TrainingRequest;
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.forgeline.contracts.ContractsJson;
+import dev.forgeline.contracts.ModelCard;
 import dev.forgeline.contracts.Topics;
+import dev.forgeline.contracts.TrainingRequest;
+import dev.forgeline.engine.ComputeTarget;
+import dev.forgeline.engine.hub.HubModelResolver;
+import dev.forgeline.engine.train.Checkpoint;
+import dev.forgeline.engine.train.DatasetException;
+import dev.forgeline.engine.train.FineTune;
+import dev.forgeline.engine.train.TrainingConfig;
+import dev.forgeline.engine.train.TrainingResult;
+import dev.forgeline.jobs.ArtifactStore;
 import dev.forgeline.jobs.JobContext;
 import dev.forgeline.jobs.JobHandler;
 import dev.forgeline.jobs.JobResult;
+import dev.forgeline.service.ForgeConfig;
 import jakarta.enterprise.context.ApplicationScoped;
 
-/** Handles {@code train} jobs from {@link Topics#TRAINING_REQUESTS}; the capability is not built yet, so each job ends FAILED. */
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Handles {@code train} jobs from {@link Topics#TRAINING_REQUESTS}: resolves the base model and the
+ * dataset, runs {@link FineTune} with checkpoints in {@code checkpoints/{jobId}/} (where a resumed
+ * attempt picks up), writes the model to {@code models/{modelId}/} and registers it on
+ * {@link Topics#MODELS} keyed by its id, so a job run twice still registers one model.
+ */
 @ApplicationScoped
 public class TrainingHandler implements JobHandler<TrainingRequest> {
-    static final String NOT_BUILT = "training is not built yet (issue #4)";
+    static final String RESUME = "resume";
+
+    private final ArtifactStore store;
+    private final TrainerConfig config;
+    private final BaseModels baseModels;
+    private final Datasets datasets;
+
+    TrainingHandler(ArtifactStore store, ForgeConfig forge, TrainerConfig config) {
+        this.store = store;
+        this.config = config;
+        this.baseModels = new BaseModels(store, forge.baseModels(), HubModelResolver::fromEnvironment);
+        this.datasets = new Datasets(store);
+    }
 
     @Override
     public String kind() {
@@ -28,7 +68,126 @@ public class TrainingHandler implements JobHandler<TrainingRequest> {
     }
 
     @Override
-    public JobResult run(JobContext<TrainingRequest> ctx) {
-        throw new UnsupportedOperationException(NOT_BUILT);
+    public JobResult run(JobContext<TrainingRequest> ctx) throws Exception {
+        TrainingRequest request = ctx.request();
+        String modelId = modelId(request);
+        TrainingConfig hyperparameters = Hyperparameters.of(request);
+        BaseModels.BaseModel base = baseModels.resolve(request.baseModel());
+        Datasets.Dataset dataset = datasets.resolve(request.dataset());
+        String output = "models/" + modelId;
+        refuseTakenModelId(modelId, ctx.jobId());
+        Path checkpoints = local("checkpoints/" + ctx.jobId());
+        reportResume(ctx, checkpoints);
+
+        FineTune.Job job = new FineTune.Job(base.dir(), dataset.train(), dataset.heldOut(), hyperparameters, local(output),
+                checkpoints, ComputeTarget.parse(config.device(), "float32").device());
+        FineTune.Outcome outcome;
+        try {
+            outcome = FineTune.run(job, new JobProgress(ctx, config.progressEvery()), ctx::isCancelled);
+        } catch (DatasetException e) {
+            throw new IllegalArgumentException("dataset '" + request.dataset() + "': " + e.getMessage(), e);
+        }
+        TrainingResult result = outcome.result();
+        JobResult summary = JobResult.empty()
+                .withMetric("steps", result.steps())
+                .withMetric("resumed_from_step", result.resumedFromStep())
+                .withMetric("final_train_loss", result.finalTrainLoss())
+                .withMetric("trained_tokens", result.trainedTokens());
+        if (result.cancelled()) {
+            return summary; // the runtime ends it CANCELLED; checkpoints stay for a later resume
+        }
+
+        ModelCard card = card(ctx.jobId(), modelId, request, base, outcome, output);
+        writeCard(output, card, outcome.card());
+        ctx.publish(Topics.MODELS, modelId, card).get(30, TimeUnit.SECONDS);
+        if (result.finalHeldOutLoss() != null) {
+            summary = summary.withMetric("held_out_loss", result.finalHeldOutLoss());
+        }
+        summary = summary.withOutput("model_id", modelId).withOutput("artifact_uri", card.artifactUri());
+        if (hyperparameters.method() == TrainingConfig.Method.LORA) {
+            summary = summary.withOutput("adapter_uri", store.uri(output + "/adapter").toString());
+        }
+        return summary;
+    }
+
+    /** The request's model id, else one derived from the job id: the same on every attempt. */
+    static String modelId(TrainingRequest request) {
+        String id = request.modelId() != null ? request.modelId() : "ft-" + request.jobId();
+        if (!LocalPaths.isId(id)) {
+            throw new IllegalArgumentException("model_id '" + id + "' must be 1 to 200 letters, digits, '.', '_' or '-'"
+                    + " (it names the folder models/{model_id})");
+        }
+        return id;
+    }
+
+    /** A model id already registered by another job is not overwritten. */
+    private void refuseTakenModelId(String modelId, String jobId) throws IOException {
+        Optional<String> owner = readCard("models/" + modelId + "/card.json")
+                .filter(c -> c.hasNonNull("job_id")).map(c -> c.get("job_id").asText());
+        if (owner.isPresent() && !owner.get().equals(jobId)) {
+            throw new IllegalArgumentException("model_id '" + modelId + "' is taken: job " + owner.get()
+                    + " already wrote " + store.uri("models/" + modelId));
+        }
+    }
+
+    /** The engine resumes from the newest complete checkpoint on disk; say so in the job's events. */
+    private static void reportResume(JobContext<TrainingRequest> ctx, Path checkpoints) {
+        Optional<Path> latest = Checkpoint.latest(checkpoints);
+        Map<String, Object> data = new LinkedHashMap<>();
+        data.put("attempt", ctx.attempt());
+        ctx.lastCheckpoint().ifPresent(m -> data.put("recorded_checkpoint", m));
+        if (latest.isPresent()) {
+            String name = latest.get().getFileName().toString();
+            data.put("from_step", Integer.parseInt(name.substring(name.indexOf('-') + 1)));
+            ctx.event(RESUME, data);
+        } else if (ctx.lastCheckpoint().isPresent()) {
+            data.put("from_step", 0);
+            data.put("warning", "checkpoint " + ctx.lastCheckpoint().get() + " is missing from " + checkpoints
+                    + "; training starts over");
+            ctx.event(RESUME, data);
+        }
+    }
+
+    private ModelCard card(String jobId, String modelId, TrainingRequest request, BaseModels.BaseModel base,
+            FineTune.Outcome outcome, String output) throws IOException {
+        TrainingResult r = outcome.result();
+        Map<String, Object> eval = new LinkedHashMap<>();
+        eval.put("final_train_loss", r.finalTrainLoss());
+        if (r.finalHeldOutLoss() != null) eval.put("held_out_loss", r.finalHeldOutLoss());
+        if (r.initialHeldOutLoss() != null) eval.put("base_held_out_loss", r.initialHeldOutLoss());
+        Object hash = outcome.card().get("dataset_hash");
+        return new ModelCard(modelId, request.baseModel(), request.dataset(), hash == null ? null : hash.toString(),
+                request.method().name().toLowerCase(Locale.ROOT),
+                castMap(outcome.card().get("hyperparameters")), store.uri(output).toString(), null, eval,
+                ModelCard.Status.CANDIDATE, base.parent(), jobId, createdAt(output), 0);
+    }
+
+    /** A resumed job that already wrote its card keeps the first creation time, so it registers the same card. */
+    private Instant createdAt(String output) throws IOException {
+        return readCard(output + "/card.json")
+                .filter(c -> c.hasNonNull("job_id") && c.hasNonNull("created_at"))
+                .map(c -> Instant.parse(c.get("created_at").asText()))
+                .orElseGet(Instant::now);
+    }
+
+    /** card.json is the registry card plus the engine's training details (steps, tokens, truncation counts). */
+    private void writeCard(String output, ModelCard card, Map<String, Object> engineCard) throws IOException {
+        Map<String, Object> json = ContractsJson.mapper().convertValue(card, new TypeReference<LinkedHashMap<String, Object>>() {});
+        json.put("training", engineCard.get("training"));
+        store.write(output + "/card.json", ContractsJson.write(json).getBytes(StandardCharsets.UTF_8));
+    }
+
+    private Optional<JsonNode> readCard(String path) throws IOException {
+        return store.exists(path) ? Optional.of(ContractsJson.mapper().readTree(store.read(path))) : Optional.empty();
+    }
+
+    private Path local(String path) {
+        return store.localPath(path).orElseThrow(() -> new IllegalStateException("the artifact store " + store.uri()
+                + " has no local files; the trainer needs a file: store"));
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> castMap(Object o) {
+        return o instanceof Map<?, ?> m ? (Map<String, Object>) m : Map.of();
     }
 }

@@ -1,0 +1,136 @@
+package dev.forgeline.trainer;
+
+import dev.forgeline.engine.ModelFormatException;
+import dev.forgeline.engine.config.ModelConfig;
+import dev.forgeline.engine.hub.HubModelId;
+import dev.forgeline.engine.hub.HubModelResolver;
+import dev.forgeline.jobs.ArtifactStore;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.Supplier;
+import java.util.stream.Stream;
+
+/**
+ * Turns a request's {@code base_model} into a local Hugging Face folder the engine can train, trying
+ * in order: a {@code file:} URI or absolute path; {@code models/{id}} or a bare id registered in the
+ * artifact store; a folder name under {@code forge.base-models}; a Hub id ({@code org/name[@rev]})
+ * through the Hugging Face cache. A bare name is looked up under {@code forge.base-models} before the
+ * store, so the base models an operator offers are not shadowed by a trained model of the same name.
+ */
+final class BaseModels {
+
+    /**
+     * @param reference    what the request said
+     * @param registeredId the model's id when it is a model of the registry (it becomes the card's parent)
+     */
+    record BaseModel(String reference, Path dir, String registeredId) {
+        /** The id lineage names: the registered id, else the folder or Hub name. */
+        String parent() {
+            return registeredId != null ? registeredId : reference;
+        }
+    }
+
+    private final ArtifactStore store;
+    private final Optional<Path> offered;
+    private final Supplier<HubModelResolver> hub;
+
+    BaseModels(ArtifactStore store, Optional<Path> offered, Supplier<HubModelResolver> hub) {
+        this.store = store;
+        this.offered = offered;
+        this.hub = hub;
+    }
+
+    /** The model's folder, checked to be one the engine can load and train; fails with a message for the job status. */
+    BaseModel resolve(String reference) {
+        BaseModel model = locate(reference.strip());
+        return checked(model);
+    }
+
+    private BaseModel locate(String ref) {
+        if (ref.startsWith("file:")) {
+            return folder(ref, LocalPaths.fromFileUri(ref, "base_model"));
+        }
+        Path path = Path.of(ref);
+        if (path.isAbsolute()) {
+            return folder(ref, path);
+        }
+        if (ref.startsWith("models/")) {
+            String id = ref.substring("models/".length());
+            return registered(ref, id).orElseThrow(() -> new IllegalArgumentException("base model '" + ref
+                    + "' not found: the artifact store " + store.uri() + " has no " + ref + "/config.json"));
+        }
+        if (LocalPaths.isId(ref)) {
+            Optional<Path> underOffered = offered.map(dir -> dir.resolve(ref)).filter(Files::isDirectory);
+            if (underOffered.isPresent()) {
+                return new BaseModel(ref, underOffered.get(), null);
+            }
+            Optional<BaseModel> model = registered(ref, ref);
+            if (model.isPresent()) {
+                return model.get();
+            }
+        }
+        if (Files.isDirectory(path)) {
+            return new BaseModel(ref, path.toAbsolutePath(), null);
+        }
+        Optional<HubModelId> hubId = HubModelId.parse(ref);
+        if (hubId.isPresent()) {
+            try {
+                return new BaseModel(ref, hub.get().resolve(hubId.get()), null);
+            } catch (IOException | RuntimeException e) {
+                throw new IllegalArgumentException("base model '" + ref + "': cannot get it from the Hugging Face Hub: "
+                        + e.getMessage(), e);
+            }
+        }
+        throw new IllegalArgumentException("base model '" + ref + "' not found: not a folder, not a model in the artifact "
+                + "store, not a Hugging Face id (org/name)" + offeredHint());
+    }
+
+    private BaseModel folder(String ref, Path dir) {
+        if (!Files.isDirectory(dir)) {
+            throw new IllegalArgumentException("base model '" + ref + "' not found: no folder " + dir);
+        }
+        return new BaseModel(ref, dir, null);
+    }
+
+    private Optional<BaseModel> registered(String ref, String id) {
+        if (!LocalPaths.isId(id) || !store.exists("models/" + id + "/config.json")) {
+            return Optional.empty();
+        }
+        Path dir = store.localPath("models/" + id).orElseThrow(() -> new IllegalStateException(
+                "the artifact store " + store.uri() + " has no local files; the trainer needs a file: store"));
+        return Optional.of(new BaseModel(ref, dir, id));
+    }
+
+    private String offeredHint() {
+        if (offered.isEmpty()) {
+            return "; forge.base-models (FORGE_BASE_MODELS) is not set";
+        }
+        try (Stream<Path> s = Files.list(offered.get())) {
+            List<String> names = s.filter(Files::isDirectory).map(p -> p.getFileName().toString()).sorted().toList();
+            return "; base models offered in " + offered.get() + ": " + (names.isEmpty() ? "none" : String.join(", ", names));
+        } catch (IOException e) {
+            return "; forge.base-models " + offered.get() + " cannot be listed (" + e.getMessage() + ")";
+        }
+    }
+
+    /** The engine's own reading of config.json says whether it can build (and so train) this model. */
+    private static BaseModel checked(BaseModel model) {
+        String what = "base model '" + model.reference() + "' (" + model.dir() + ")";
+        if (!Files.isRegularFile(model.dir().resolve("config.json"))) {
+            throw new IllegalArgumentException(what + " is not a Hugging Face model folder: it has no config.json");
+        }
+        try {
+            ModelConfig.read(model.dir());
+        } catch (ModelFormatException e) {
+            throw new IllegalArgumentException(what + " cannot be trained here: " + e.getMessage(), e);
+        }
+        if (!Files.isRegularFile(model.dir().resolve("tokenizer.json"))) {
+            throw new IllegalArgumentException(what + " cannot be trained here: it has no tokenizer.json");
+        }
+        return model;
+    }
+}

@@ -1,0 +1,145 @@
+package dev.forgeline.trainer;
+
+import dev.forgeline.contracts.JobEvent;
+import dev.forgeline.contracts.JobState;
+import dev.forgeline.contracts.JobStatus;
+import dev.forgeline.contracts.TrainingRequest;
+import dev.forgeline.kafka.EmbeddedKafka;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The packaged trainer ({@code java -jar target/quarkus-app/quarkus-run.jar}, after {@code package})
+ * killed with SIGKILL mid-job and started again: the job resumes from its last checkpoint (attempt 2),
+ * its per-step losses equal those of an uninterrupted job with the same settings, and one model is
+ * registered. Runs under failsafe in {@code mvn verify}, so {@code ./forge test} runs it.
+ */
+class ResumeAfterKillIT {
+    private static final Path JAR = Path.of("target/quarkus-app/quarkus-run.jar");
+    private static final Duration TIMEOUT = Duration.ofSeconds(120);
+    /** Enough steps after the first checkpoint (step 3) that the kill lands well before the end. */
+    private static final int STEPS = 30;
+    private static EmbeddedKafka broker;
+    private static JobTopics topics;
+    private static Path work;
+    private static final List<Process> started = new ArrayList<>();
+
+    /** The broker's INFO lines would bury the test's own; held here because JUL keeps loggers only weakly. */
+    private static final List<Logger> QUIET = Stream.of("kafka", "org.apache.kafka", "state.change.logger")
+            .map(Logger::getLogger).toList();
+
+    @BeforeAll
+    static void start() throws Exception {
+        QUIET.forEach(l -> l.setLevel(Level.WARNING));
+        assertTrue(Files.isRegularFile(JAR), JAR.toAbsolutePath() + " is missing: run `mvn package` first");
+        work = Files.createTempDirectory("forge-resume-it-");
+        broker = EmbeddedKafka.start(work.resolve("kafka"));
+        topics = new JobTopics(broker.bootstrapServers());
+    }
+
+    @AfterAll
+    static void stop() {
+        started.forEach(Process::destroyForcibly);
+        if (topics != null) topics.close();
+        if (broker != null) broker.close();
+    }
+
+    /** Dropout on, accumulation, a reshuffle every 3 steps (one epoch): the data cursor and the RNG must resume too. */
+    private static TrainingRequest.Builder job(String jobId, Path data) {
+        return TrainingRequest.builder(jobId)
+                .baseModel(TinyTask.modelDir().toString()).dataset(data.toUri().toString())
+                .lora(new TrainingRequest.LoraSettings(8, 16.0, 0.1, null))
+                .learningRate(5e-3).scheduler(TrainingRequest.Scheduler.COSINE).warmupRatio(0.1)
+                .microBatchSize(4).gradientAccumulationSteps(2).maxSeqLength(64)
+                .maxSteps(STEPS).saveInterval(3).evalInterval(15).seed(7L);
+    }
+
+    @Test
+    void sigkillMidJobResumesFromTheLastCheckpointWithTheSameLosses() throws Exception {
+        Path data = TinyTask.writeDataset(work.resolve("data"));
+        Path logs = Files.createDirectories(Path.of("target/resume-it"));
+        String jobId = "resume-it-" + System.currentTimeMillis();
+        String modelId = "ft-" + jobId;
+
+        Process first = trainer(logs.resolve("trainer-1.log"));
+        topics.send(job(jobId, data).build());
+        JobStatus checkpointed = topics.awaitStatus(jobId, s -> s.checkpoint() != null || s.state().isTerminal(), TIMEOUT);
+        first.destroyForcibly(); // SIGKILL: no shutdown hook, no commit, no final status
+        assertTrue(first.waitFor(20, TimeUnit.SECONDS), "the killed trainer exits");
+        assertFalse(checkpointed.state().isTerminal(), "the job finished before the kill; give it more steps");
+        assertEquals(137, first.exitValue(), "killed by SIGKILL");
+
+        Process second = trainer(logs.resolve("trainer-2.log"));
+        JobStatus resumed = topics.awaitTerminal(jobId, TIMEOUT);
+        assertEquals(JobState.SUCCEEDED, resumed.state(), () -> "error: " + resumed.error());
+        assertEquals(2, resumed.attempt(), "the restarted trainer ran attempt 2");
+
+        List<JobEvent> events = topics.events(jobId);
+        JobEvent resume = events.stream().filter(e -> e.attempt() == 2 && e.type().equals(TrainingHandler.RESUME))
+                .findFirst().orElseThrow(() -> new AssertionError("no resume event in attempt 2: " + events));
+        int from = ((Number) resume.data().get("from_step")).intValue();
+        assertTrue(from >= 3 && from % 3 == 0, "resumed from a checkpoint step: " + resume.data());
+        int firstResumedStep = events.stream().filter(e -> e.attempt() == 2 && e.type().equals(JobEvent.PROGRESS))
+                .mapToInt(e -> ((Number) e.data().get("step")).intValue()).min().orElseThrow();
+        assertEquals(from + 1, firstResumedStep, "attempt 2 continues after the checkpoint");
+
+        // the same job, uninterrupted, on the restarted trainer
+        String referenceId = jobId + "-reference";
+        topics.send(job(referenceId, data).build());
+        JobStatus reference = topics.awaitTerminal(referenceId, TIMEOUT);
+        assertEquals(JobState.SUCCEEDED, reference.state(), () -> "error: " + reference.error());
+
+        TreeMap<Integer, Double> interrupted = JobTopics.stepLosses(events);
+        TreeMap<Integer, Double> uninterrupted = JobTopics.stepLosses(topics.events(referenceId));
+        assertEquals(STEPS, uninterrupted.size());
+        assertEquals(uninterrupted.keySet(), interrupted.keySet(), "every step reported");
+        double worst = 0;
+        for (Map.Entry<Integer, Double> e : uninterrupted.entrySet()) {
+            worst = Math.max(worst, Math.abs(e.getValue() - interrupted.get(e.getKey())));
+        }
+        System.out.printf("resume IT: killed after checkpoint %s, resumed from step %d, max |loss diff| %.2e%n",
+                checkpointed.checkpoint(), from, worst);
+        assertTrue(worst <= 1e-4, "per-step losses differ from the uninterrupted run by " + worst);
+
+        assertEquals(1, topics.modelRecords(modelId).size(), "exactly one registration of " + modelId);
+        assertTrue(Files.isRegularFile(work.resolve("artifacts/models").resolve(modelId).resolve("model.safetensors")));
+        second.destroy();
+        assertTrue(second.waitFor(30, TimeUnit.SECONDS), "the trainer stops on SIGTERM");
+    }
+
+    /** The packaged trainer against the test broker and store; its output goes to {@code log}. */
+    private static Process trainer(Path log) throws Exception {
+        ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx1g", "-Dquarkus.http.port=0", "-jar", JAR.toString())
+                .redirectErrorStream(true)
+                .redirectOutput(log.toFile());
+        Map<String, String> env = pb.environment();
+        env.put("KAFKA_BOOTSTRAP_SERVERS", broker.bootstrapServers());
+        env.put("FORGE_ARTIFACTS_ROOT", work.resolve("artifacts").toString());
+        env.put("FORGE_TRAINER_PROGRESS_EVERY", "1");
+        env.put("FORGE_TRAINER_DEVICE", "cpu");
+        // the killed replica's partitions move after this; the broker's minimum
+        env.put("FORGE_WORKER_SESSION_TIMEOUT", "6s");
+        Process p = pb.start();
+        started.add(p);
+        return p;
+    }
+
+}

@@ -1,0 +1,62 @@
+package dev.forgeline.trainer;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The tests' model and data: {@code stories260k} from the shared folder, and a small fixed
+ * mapping (colour to a fruit of that colour) as chat JSONL, so a few LoRA steps visibly lower the loss.
+ */
+final class TinyTask {
+    static final String MODEL = "stories260k";
+    private static final String[][] PAIRS = {
+        {"red", "apple"}, {"yellow", "banana"}, {"green", "lime"}, {"purple", "grape"},
+        {"orange", "orange"}, {"brown", "kiwi"}, {"pink", "peach"}, {"blue", "berry"},
+    };
+    private static final String[] PHRASINGS = {"Fruit for %s?", "Name a %s fruit.", "Which fruit is %s?"};
+
+    private TinyTask() {}
+
+    /** {@code $FORGE_SHARED_DIR/models}, else {@code shared/models} in the working directory or above it. */
+    static Path modelsDir() {
+        String shared = System.getenv("FORGE_SHARED_DIR");
+        if (shared != null && Files.isDirectory(Path.of(shared, "models", MODEL))) {
+            return Path.of(shared, "models").toAbsolutePath();
+        }
+        for (Path p = Path.of("").toAbsolutePath(); p != null; p = p.getParent()) {
+            if (Files.isDirectory(p.resolve("shared/models/" + MODEL))) {
+                return p.resolve("shared/models");
+            }
+        }
+        throw new IllegalStateException("shared/models/" + MODEL + " not found; set FORGE_SHARED_DIR");
+    }
+
+    static Path modelDir() {
+        return modelsDir().resolve(MODEL);
+    }
+
+    /** Writes {@code train.jsonl} (24 examples) and {@code test.jsonl} (8, other phrasings' order) into {@code dir}. */
+    static Path writeDataset(Path dir) throws IOException {
+        Files.createDirectories(dir);
+        List<String> train = new ArrayList<>();
+        List<String> test = new ArrayList<>();
+        for (int i = 0; i < PAIRS.length; i++) {
+            for (int j = 0; j < PHRASINGS.length; j++) {
+                train.add(line(String.format(PHRASINGS[j], PAIRS[i][0]), PAIRS[i][1]));
+            }
+            test.add(line("A " + PAIRS[i][0] + " fruit?", PAIRS[i][1]));
+        }
+        Files.write(dir.resolve("train.jsonl"), train);
+        Files.write(dir.resolve("test.jsonl"), test);
+        return dir;
+    }
+
+    static String line(String user, String assistant) {
+        return "{\"messages\":[{\"role\":\"system\",\"content\":\"Answer with one word.\"},"
+                + "{\"role\":\"user\",\"content\":\"" + user + "\"},"
+                + "{\"role\":\"assistant\",\"content\":\"" + assistant + "\"}]}";
+    }
+}
