@@ -49,7 +49,11 @@ public final class DecodeBenchmark {
         long weightBytes = CausalLm.weightBytesPerToken(config, DataType.FLOAT32);
         double bound = bandwidth / weightBytes;
         System.out.printf(Locale.ROOT, "weights read per token: %.1f MB -> decode bound %.1f tokens/s%n", weightBytes / 1e6, bound);
-        System.out.println("engine: " + Engine.getInstance().getEngineName() + " " + Engine.getInstance().getVersion());
+        Engine engine = Engine.getInstance(); // loads libtorch
+        int torchThreads = ai.djl.pytorch.jni.JniUtils.getNumThreads();
+        String waitPolicy = System.getenv().getOrDefault("OMP_WAIT_POLICY", "default");
+        System.out.println("engine: " + Engine.getInstance().getEngineName() + " " + Engine.getInstance().getVersion()
+                + ", intra-op threads " + torchThreads + ", OMP_WAIT_POLICY " + waitPolicy);
 
         try (CausalLm model = CausalLm.load(dir, Device.cpu(), DataType.FLOAT32)) {
             SplittableRandom random = new SplittableRandom(3);
@@ -63,11 +67,12 @@ public final class DecodeBenchmark {
             boolean met = ratio >= 0.45 && batched >= 4 * single;
             System.out.printf(Locale.ROOT,
                     "{\"benchmark\":\"decode\",\"model\":\"random SmolLM-135M shape fp32 cpu\",\"threads\":%d,"
+                            + "\"torch_threads\":%d,\"omp_wait_policy\":\"%s\","
                             + "\"memory_bandwidth_gb_s\":%.2f,\"weight_bytes_per_token\":%d,\"decode_bound_tok_s\":%.2f,"
                             + "\"prefill_tok_s\":%.2f,\"decode_b1_tok_s\":%.2f,\"decode_b%d_tok_s\":%.2f,"
                             + "\"ratio_b1_to_bound\":%.3f,\"batch_speedup\":%.2f,"
                             + "\"goal\":{\"ratio_b1_to_bound\":0.45,\"batch_speedup\":4.0},\"goal_met\":%s}%n",
-                    threads, bandwidth / 1e9, weightBytes, bound, prefill, single, batch, batched, ratio,
+                    threads, torchThreads, waitPolicy, bandwidth / 1e9, weightBytes, bound, prefill, single, batch, batched, ratio,
                     batched / single, met);
         } finally {
             try (var files = Files.walk(dir)) {
