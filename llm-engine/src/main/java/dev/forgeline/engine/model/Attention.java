@@ -36,13 +36,26 @@ public final class Attention {
     public NDArray forward(NDArray x, Step step) {
         long b = step.batch();
         long t = step.seqLen();
-        NDArray h = qkv.forward(x).reshape(new Shape(b, t, queryHeads + 2L * kvHeads, headDim));
-        h = step.angles().apply(h); // q and k rotated (q pre-scaled by 1/sqrt(hd)), v untouched
-        NDList parts = Torch.split(h, new long[] {queryHeads, kvHeads, kvHeads}, 2);
-        NDArray q = parts.get(0); // (B, T, nh, hd)
-        NDArray k = parts.get(1); // (B, T, nkv, hd)
-        NDArray v = parts.get(2); // (B, T, nkv, hd)
+        NDArray q;
+        NDArray k;
+        NDArray v;
         KvCache cache = step.cache();
+        if (step.headMajor()) {
+            // One new token per row: rotate all heads with one batched matmul.
+            NDArray h = qkv.forward(x).reshape(new Shape(b, queryHeads + 2L * kvHeads, 1, headDim));
+            h = h.matMul(step.rotation()); // (B, nh+2nkv, 1, hd): q rotated and pre-scaled, k rotated, v as is
+            NDList parts = Torch.split(h, new long[] {queryHeads, kvHeads, kvHeads}, 1);
+            q = parts.get(0); // (B, nh, 1, hd)
+            k = parts.get(1); // (B, nkv, 1, hd)
+            v = parts.get(2);
+        } else {
+            NDArray h = qkv.forward(x).reshape(new Shape(b, t, queryHeads + 2L * kvHeads, headDim));
+            h = step.angles().apply(h); // q and k rotated (q pre-scaled by 1/sqrt(hd)), v untouched
+            NDList parts = Torch.split(h, new long[] {queryHeads, kvHeads, kvHeads}, 2);
+            q = parts.get(0); // (B, T, nh, hd)
+            k = parts.get(1); // (B, T, nkv, hd)
+            v = parts.get(2); // (B, T, nkv, hd)
+        }
         NDArray keysT;
         if (cache != null) {
             cache.write(layer, step, k, v);

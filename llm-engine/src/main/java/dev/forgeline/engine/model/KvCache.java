@@ -47,12 +47,10 @@ public final class KvCache implements AutoCloseable {
         }
     }
 
-    /** Writes k and v (B, T, kv_heads, hd) of rows step.rowIndex at positions step.writePositions. */
+    /** Writes this step's k and v: (B, T, kv_heads, hd), or (B, kv_heads, 1, hd) on head-major steps. */
     void write(int layer, Step step, NDArray k, NDArray v) {
-        // Advanced indices (B,1) and (B,T) around full slices: torch puts the broadcast index
-        // dimensions first, so in both layouts the value is (B, T, kv_heads, hd), as k and v come.
-        keys[layer].set(new NDIndex("{}, :, :, {}", step.cacheRowIndex(), step.cachePositionIndex()), k);
-        values[layer].set(new NDIndex("{}, :, {}", step.cacheRowIndex(), step.cachePositionIndex()), v);
+        keys[layer].set(step.keyWrite(), k);
+        values[layer].set(step.valueWrite(), v);
     }
 
     /** Transposed keys of rows [rowStart, rowStart + B), positions [0, S): (B, kv_heads, hd, S), a view. */

@@ -2,6 +2,7 @@ package dev.forgeline.engine.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.forgeline.engine.config.ModelConfig;
@@ -24,12 +25,13 @@ public final class Step {
     private final int seqLen;
     private final int keyLength;
     private final int[] positions; // (B*T) absolute positions
-    private final RotaryEmbedding.Angles angles;
+    private final RotaryEmbedding.Angles angles; // null on single-token cached steps
+    private final NDArray rotation; // (B, heads, hd, hd) on single-token cached steps, else null
     private final NDArray mask; // (B, 1, groups*T, S) additive, or null when nothing is masked
     private final KvCache cache;
     private final int rowStart;
-    private final NDArray cacheRowIndex; // (B, 1)
-    private final NDArray cachePositionIndex; // (B, T)
+    private final NDIndex keyWrite; // where this step's keys go in the transposed key cache
+    private final NDIndex valueWrite;
 
     private Step(NDManager m, ModelConfig c, RotaryEmbedding rope, DataType dtype, int batch, int seqLen,
             int[] starts, KvCache cache, int rowStart) {
@@ -53,24 +55,54 @@ public final class Step {
             throw new IllegalStateException("sequence of " + keyLength + " positions does not fit the cache of "
                     + cache.maxLength());
         }
-        this.angles = rope.angles(m, positions, batch, seqLen, c.numAttentionHeads(), c.numKeyValueHeads(),
-                (float) (1.0 / Math.sqrt(c.headDim())), dtype);
+        float queryScale = (float) (1.0 / Math.sqrt(c.headDim()));
+        boolean decode = cache != null && seqLen == 1;
+        if (decode) {
+            this.angles = null;
+            this.rotation = rope.decodeMatrices(m, positions, c.numAttentionHeads(), c.numKeyValueHeads(), queryScale, dtype);
+        } else {
+            this.angles = rope.angles(m, positions, batch, seqLen, c.numAttentionHeads(), c.numKeyValueHeads(),
+                    queryScale, dtype);
+            this.rotation = null;
+        }
         boolean needsMask = seqLen > 1 || maxStart != minStart;
         this.mask = needsMask ? causalMask(m, starts, c.queryGroups(), dtype) : null;
-        if (cache != null) {
-            long[] rowsIdx = new long[batch];
-            long[] posIdx = new long[batch * seqLen];
+        if (cache == null) {
+            this.keyWrite = null;
+            this.valueWrite = null;
+        } else if (decode) {
+            // k, v arrive head-major (B, nkv, 1, hd): index rows (B,1,1), heads (1,nkv,1) and
+            // positions (B,1,1) broadcast to (B, nkv, 1), which torch places first.
+            int kv = c.numKeyValueHeads();
+            long[] rows = new long[batch];
+            long[] pos = new long[batch];
+            long[] heads = new long[kv];
             for (int b = 0; b < batch; b++) {
-                rowsIdx[b] = rowStart + b;
+                rows[b] = rowStart + b;
+                pos[b] = positions[b];
             }
-            for (int i = 0; i < posIdx.length; i++) {
-                posIdx[i] = positions[i];
+            for (int h = 0; h < kv; h++) {
+                heads[h] = h;
             }
-            this.cacheRowIndex = m.create(LongBuffer.wrap(rowsIdx), new Shape(batch, 1));
-            this.cachePositionIndex = m.create(LongBuffer.wrap(posIdx), new Shape(batch, seqLen));
+            NDArray r = m.create(LongBuffer.wrap(rows), new Shape(batch, 1, 1));
+            NDArray hh = m.create(LongBuffer.wrap(heads), new Shape(1, kv, 1));
+            NDArray p = m.create(LongBuffer.wrap(pos), new Shape(batch, 1, 1));
+            this.keyWrite = new NDIndex("{}, {}, :, {}", r, hh, p);
+            this.valueWrite = new NDIndex("{}, {}, {}", r, hh, p);
         } else {
-            this.cacheRowIndex = null;
-            this.cachePositionIndex = null;
+            // k, v arrive (B, T, nkv, hd): rows (B,1) and positions (B,T) around full slices.
+            long[] rows = new long[batch];
+            long[] pos = new long[batch * seqLen];
+            for (int b = 0; b < batch; b++) {
+                rows[b] = rowStart + b;
+            }
+            for (int i = 0; i < pos.length; i++) {
+                pos[i] = positions[i];
+            }
+            NDArray r = m.create(LongBuffer.wrap(rows), new Shape(batch, 1));
+            NDArray p = m.create(LongBuffer.wrap(pos), new Shape(batch, seqLen));
+            this.keyWrite = new NDIndex("{}, :, :, {}", r, p);
+            this.valueWrite = new NDIndex("{}, :, {}", r, p);
         }
     }
 
@@ -148,11 +180,20 @@ public final class Step {
         return rowStart;
     }
 
-    NDArray cacheRowIndex() {
-        return cacheRowIndex;
+    /** Single-token cached step: rotation matrices, and k, v come head-major. */
+    boolean headMajor() {
+        return rotation != null;
     }
 
-    NDArray cachePositionIndex() {
-        return cachePositionIndex;
+    NDArray rotation() {
+        return rotation;
+    }
+
+    NDIndex keyWrite() {
+        return keyWrite;
+    }
+
+    NDIndex valueWrite() {
+        return valueWrite;
     }
 }
