@@ -35,7 +35,7 @@ class ResumeAfterKillIT {
     private static final Path JAR = Path.of("target/quarkus-app/quarkus-run.jar");
     private static final Duration TIMEOUT = Duration.ofSeconds(120);
     /** Enough steps after the first checkpoint (step 3) that the kill lands well before the end. */
-    private static final int STEPS = 30;
+    private static final int STEPS = 45;
     private static EmbeddedKafka broker;
     private static JobTopics topics;
     private static Path work;
@@ -127,7 +127,8 @@ class ResumeAfterKillIT {
     /** The packaged trainer against the test broker and store; its output goes to {@code log}. */
     private static Process trainer(Path log) throws Exception {
         ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx1g", "-Dquarkus.http.port=0", "-jar", JAR.toString())
+                // one torch thread, as in the unit tests: an OpenMP pair stalls on a busy machine
+                "-Xmx1g", "-Dai.djl.pytorch.num_threads=1", "-Dquarkus.http.port=0", "-jar", JAR.toString())
                 .redirectErrorStream(true)
                 .redirectOutput(log.toFile());
         Map<String, String> env = pb.environment();
@@ -135,6 +136,7 @@ class ResumeAfterKillIT {
         env.put("FORGE_ARTIFACTS_ROOT", work.resolve("artifacts").toString());
         env.put("FORGE_TRAINER_PROGRESS_EVERY", "1");
         env.put("FORGE_TRAINER_DEVICE", "cpu");
+        env.put("OMP_NUM_THREADS", "1");
         // the killed replica's partitions move after this; the broker's minimum
         env.put("FORGE_WORKER_SESSION_TIMEOUT", "6s");
         Process p = pb.start();
