@@ -8,10 +8,13 @@ import ai.djl.ndarray.types.Shape;
 import dev.forgeline.engine.config.ModelConfig;
 
 /**
- * Keys and values of past positions, preallocated for {@code rows} sequences of up to
+ * Keys and values of past positions for {@code rows} sequences of up to
  * {@code maxLength} positions and written in place, so a decode step allocates nothing that
  * grows with the context. Each row is one sequence with its own length; rows are independent,
  * which lets a scheduler add and remove sequences between steps.
+ *
+ * <p>Storage starts small and doubles (up to {@code maxLength}) when a step needs more room,
+ * so a request that may run to a 32k window does not reserve it up front.
  *
  * <p>Layout per layer: keys (rows, kv_heads, head_dim, max_length), already transposed for
  * q k^T, and values (rows, kv_heads, max_length, head_dim). Reading rows [r, r+B) and positions
@@ -23,6 +26,8 @@ public final class KvCache implements AutoCloseable {
     private final NDManager manager;
     private final NDArray[] keys;
     private final NDArray[] values;
+    private final DataType dtype;
+    private int allocated; // positions the arrays hold now
     private final int rows;
     private final int maxLength;
     private final int[] lengths;
@@ -39,12 +44,44 @@ public final class KvCache implements AutoCloseable {
         this.keys = new NDArray[layers];
         this.values = new NDArray[layers];
         this.headDim = config.headDim();
-        Shape keyShape = new Shape(rows, config.numKeyValueHeads(), config.headDim(), maxLength);
-        Shape valueShape = new Shape(rows, config.numKeyValueHeads(), maxLength, config.headDim());
+        this.dtype = dtype;
+        this.allocated = Math.min(maxLength, INITIAL_LENGTH);
         for (int l = 0; l < layers; l++) {
-            keys[l] = manager.zeros(keyShape, dtype);
-            values[l] = manager.zeros(valueShape, dtype);
+            keys[l] = manager.zeros(keyShape(allocated), dtype);
+            values[l] = manager.zeros(valueShape(allocated), dtype);
         }
+    }
+
+    private static final int INITIAL_LENGTH = 256;
+
+    private Shape keyShape(long length) {
+        return new Shape(rows, kvHeads, headDim, length);
+    }
+
+    private Shape valueShape(long length) {
+        return new Shape(rows, kvHeads, length, headDim);
+    }
+
+    /** Makes room for {@code positions} per row, doubling the storage; fails beyond maxLength. */
+    void ensure(int positions) {
+        if (positions <= allocated) {
+            return;
+        }
+        if (positions > maxLength) {
+            throw new IllegalStateException("sequence of " + positions + " positions does not fit the cache of " + maxLength);
+        }
+        int grown = Math.min(maxLength, Math.max(positions, allocated * 2));
+        for (int l = 0; l < keys.length; l++) {
+            NDArray k = manager.zeros(keyShape(grown), dtype);
+            k.set(new NDIndex().addAllDim(3).addSliceDim(0, allocated), keys[l]);
+            keys[l].close();
+            keys[l] = k;
+            NDArray v = manager.zeros(valueShape(grown), dtype);
+            v.set(new NDIndex().addAllDim(2).addSliceDim(0, allocated), values[l]);
+            values[l].close();
+            values[l] = v;
+        }
+        allocated = grown;
     }
 
     /** Writes this step's k and v: (B, T, kv_heads, hd), or (B, kv_heads, 1, hd) on head-major steps. */

@@ -51,9 +51,8 @@ public final class Step {
             }
         }
         this.keyLength = maxStart + seqLen;
-        if (cache != null && keyLength > cache.maxLength()) {
-            throw new IllegalStateException("sequence of " + keyLength + " positions does not fit the cache of "
-                    + cache.maxLength());
+        if (cache != null) {
+            cache.ensure(keyLength);
         }
         float queryScale = (float) (1.0 / Math.sqrt(c.headDim()));
         boolean decode = cache != null && seqLen == 1;

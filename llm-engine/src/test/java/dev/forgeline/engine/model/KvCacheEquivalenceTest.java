@@ -92,4 +92,32 @@ class KvCacheEquivalenceTest {
             assertEquals(ids.length * config.vocabSize(), a.length);
         }
     }
+
+    @org.junit.jupiter.api.Test
+    void cacheGrowsPastItsInitialSizeWithoutChangingResults(@TempDir Path dir) {
+        ModelConfig config = TinyModels.llamaGqaUntied().toBuilder().maxPositionEmbeddings(512).build();
+        try (CausalLm model = TinyModels.write(dir, config, 17)) {
+            int vocab = config.vocabSize();
+            int[] ids = TinyModels.randomIds(300, vocab, 4);
+            float[] expected = fullRecompute(model, ids);
+            double maxDiff = 0;
+            try (KvCache cache = new KvCache(model.manager(), config, 1, 512, model.dataType())) {
+                int pos = 0;
+                while (pos < ids.length) {
+                    int t = pos == 0 ? 250 : 1; // the storage starts at 256 positions and must double
+                    int[] chunk = java.util.Arrays.copyOfRange(ids, pos, pos + t);
+                    try (NDManager m = model.manager().newSubManager()) {
+                        float[] logits = model.forward(model.tokens(m, List.of(chunk), t, 0),
+                                Step.cached(m, model, cache, 0, 1, t)).toFloatArray();
+                        for (int i = 0; i < t * vocab; i++) {
+                            maxDiff = Math.max(maxDiff, Math.abs(logits[i] - expected[pos * vocab + i]));
+                        }
+                    }
+                    pos += t;
+                    cache.setLength(0, pos);
+                }
+            }
+            assertTrue(maxDiff < TOLERANCE, "max |cached - recomputed| = " + maxDiff);
+        }
+    }
 }
