@@ -1,6 +1,7 @@
 package dev.forgeline.trainer;
 
 import dev.forgeline.contracts.ContractsJson;
+import dev.forgeline.contracts.JobCancel;
 import dev.forgeline.contracts.JobEvent;
 import dev.forgeline.contracts.JobRequest;
 import dev.forgeline.contracts.JobStatus;
@@ -41,6 +42,11 @@ final class JobTopics implements AutoCloseable {
 
     void send(JobRequest request) throws Exception {
         producer.send(new ProducerRecord<>(Topics.TRAINING_REQUESTS, request.jobId(), ContractsJson.write(request)))
+                .get(10, TimeUnit.SECONDS);
+    }
+
+    void cancel(String jobId, String reason) throws Exception {
+        producer.send(new ProducerRecord<>(Topics.JOB_CANCELS, jobId, ContractsJson.write(JobCancel.of(jobId, reason))))
                 .get(10, TimeUnit.SECONDS);
     }
 

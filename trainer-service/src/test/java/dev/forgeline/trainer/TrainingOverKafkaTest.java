@@ -35,7 +35,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The trainer on the real broker: a LoRA job on stories260k from {@code forge.training.requests} to a
  * SUCCEEDED status, falling-loss events, a merged model the engine loads and a card on
- * {@code forge.models}; bad inputs end FAILED with a clear error while the service goes on.
+ * {@code forge.models}; bad inputs end FAILED with a clear error while the service goes on; a cancel
+ * stops the job at its next step and keeps its checkpoints.
  */
 @QuarkusTest
 @WithTestResource(KafkaBrokerTestResource.class)
@@ -164,6 +165,24 @@ class TrainingOverKafkaTest {
         assertEquals(JobState.SUCCEEDED, s.state(), () -> "error: " + s.error());
         assertEquals("fruit-model", s.result().get("model_id"));
         assertTrue(topics.awaitModel("fruit-model", Duration.ofSeconds(10)).isPresent());
+    }
+
+    @Test
+    void cancelStopsAtTheNextStepAndKeepsTheCheckpoint() throws Exception {
+        String jobId = "cancel-" + UUID.randomUUID();
+        topics.send(quick(jobId).baseModel(TinyTask.MODEL).dataset(data.toString()).maxSteps(2000).saveInterval(2).build());
+        topics.awaitStatus(jobId, s -> s.checkpoint() != null || s.state().isTerminal(), JOB_TIMEOUT);
+        topics.cancel(jobId, "test");
+
+        JobStatus s = topics.awaitTerminal(jobId, JOB_TIMEOUT);
+        assertEquals(JobState.CANCELLED, s.state(), () -> "error: " + s.error());
+        int lastStep = JobTopics.stepLosses(topics.events(jobId)).lastKey();
+        assertTrue(lastStep < 2000, "stopped early, at step " + lastStep);
+        try (var checkpoints = Files.list(store.resolve("checkpoints").resolve(jobId))) {
+            assertTrue(checkpoints.anyMatch(p -> p.getFileName().toString().startsWith("step-")), "checkpoint kept");
+        }
+        assertTrue(topics.modelRecords("ft-" + jobId).isEmpty(), "no model registered");
+        assertTrue(Files.notExists(store.resolve("models").resolve("ft-" + jobId)), "no model written");
     }
 
     private static double mean(java.util.Collection<Double> values) {
