@@ -20,6 +20,8 @@ import java.nio.LongBuffer;
  */
 public final class Step {
 
+    private static final long ROTATION_MATRIX_LIMIT = 128 * 1024; // floats, 512 KB
+
     private final NDManager manager; // owns everything this step creates, views of the cache included
     private final int batch;
     private final int seqLen;
@@ -55,7 +57,10 @@ public final class Step {
             cache.ensure(keyLength);
         }
         float queryScale = (float) (1.0 / Math.sqrt(c.headDim()));
-        boolean decode = cache != null && seqLen == 1;
+        // Rotation matrices replace four elementwise ops per layer with one matmul, but every
+        // layer reads them: worth it while they stay small (a row or two of a 64-dim model).
+        long matrixFloats = (long) batch * (c.numAttentionHeads() + 2L * c.numKeyValueHeads()) * c.headDim() * c.headDim();
+        boolean decode = cache != null && seqLen == 1 && matrixFloats <= ROTATION_MATRIX_LIMIT;
         if (decode) {
             this.angles = null;
             this.rotation = rope.decodeMatrices(m, positions, c.numAttentionHeads(), c.numKeyValueHeads(), queryScale, dtype);

@@ -45,12 +45,17 @@ class BatchEquivalenceTest {
         }
     }
 
-    @Test
-    void batchedCachedDecodeOfDifferentLengthsEqualsEachAlone(@TempDir Path dir) {
-        ModelConfig config = TinyModels.llamaGqaUntied();
+    /**
+     * Small batches rotate with per-row matrices, wide ones with cos/sin tables (the matrices
+     * would outgrow the caches): both decode paths must agree with the uncached forward.
+     */
+    @org.junit.jupiter.params.ParameterizedTest(name = "head_dim {0}, {1} rows")
+    @org.junit.jupiter.params.provider.CsvSource({"16, 4", "64, 6"})
+    void batchedCachedDecodeOfDifferentLengthsEqualsEachAlone(int headDim, int rows, @TempDir Path dir) {
+        ModelConfig config = TinyModels.llamaGqaUntied().toBuilder().headDim(headDim).build();
         try (CausalLm model = TinyModels.write(dir, config, 22)) {
             int vocab = config.vocabSize();
-            int[] lengths = {5, 12, 1, 8};
+            int[] lengths = java.util.Arrays.copyOf(new int[] {5, 12, 1, 8, 3, 7}, rows);
             List<int[]> seqs = new ArrayList<>();
             for (int i = 0; i < lengths.length; i++) {
                 seqs.add(TinyModels.randomIds(lengths[i] + 3, vocab, 40 + i));
