@@ -74,9 +74,9 @@ public final class Attention {
         if (step.mask() != null) {
             scores = scores.add(step.mask());
         }
-        NDArray weights = dtype == DataType.FLOAT32
-                ? scores.softmax(-1)
-                : scores.toType(DataType.FLOAT32, false).softmax(-1).toType(dtype, false);
+        NDArray weights = RmsNorm.widensToFloat32(dtype)
+                ? scores.toType(DataType.FLOAT32, false).softmax(-1).toType(dtype, false)
+                : scores.softmax(-1); // float32 and float64 in their own dtype
         NDArray out = weights.matMul(v); // (B, nkv, g*T, hd)
         out = t == 1
                 ? out.reshape(new Shape(b, 1, (long) queryHeads * headDim))

@@ -160,29 +160,32 @@ public final class SafetensorsReader implements AutoCloseable {
     }
 
     /**
-     * Reads one tensor into {@code manager} (and its device) as {@code dtype}. F32, F16 and BF16
-     * sources are accepted; the mapped bytes are copied once, by the dtype/device conversion.
+     * Reads one tensor into {@code manager} (and its device) as {@code dtype}. F32, F16, BF16 and
+     * F64 sources are accepted; the mapped bytes are copied once, by the dtype/device conversion.
      *
      * <p>DJL 0.35.1's PyTorch bindings have no bfloat16 type (creating or casting to one aborts
      * the process), so BF16 data is widened to float32 here, exactly (bf16 is the top half of
-     * a float32), and {@code dtype} must be FLOAT32 or FLOAT16.
+     * a float32), and {@code dtype} must be FLOAT32, FLOAT16 or FLOAT64. FLOAT64 is for
+     * numerical checks (finite-difference gradients): widening any 16- or 32-bit source to it is
+     * exact.
      */
     public NDArray read(String name, NDManager manager, DataType dtype) {
-        if (dtype != DataType.FLOAT32 && dtype != DataType.FLOAT16) {
+        if (dtype != DataType.FLOAT32 && dtype != DataType.FLOAT16 && dtype != DataType.FLOAT64) {
             throw new IllegalArgumentException("cannot load '" + name + "' as " + dtype
-                    + ": the engine computes in float32 or float16 (DJL's PyTorch bindings lack bfloat16)");
+                    + ": the engine computes in float32, float16 or float64 (DJL's PyTorch bindings lack bfloat16)");
         }
         Entry e = entry(name);
         ByteBuffer bytes = map(e);
         DataType source = switch (e.dtype()) {
             case "F32" -> DataType.FLOAT32;
             case "F16" -> DataType.FLOAT16;
+            case "F64" -> DataType.FLOAT64;
             case "BF16" -> {
                 bytes = widenBfloat16(bytes);
                 yield DataType.FLOAT32;
             }
             default -> throw new ModelFormatException(
-                    "tensor '" + name + "' has dtype " + e.dtype() + "; only F32, F16 and BF16 weights load");
+                    "tensor '" + name + "' has dtype " + e.dtype() + "; only F32, F16, BF16 and F64 weights load");
         };
         // A CPU array made from a direct buffer aliases it, and the mapping is read-only: take a
         // private copy in the target dtype and on the target device before anything writes to it.

@@ -14,7 +14,6 @@ import dev.forgeline.engine.model.Step;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.SplittableRandom;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -49,18 +48,9 @@ class LoraGradientTest {
         }
     }
 
-    /**
-     * The engine's SafetensorsReader accepts float32 and float16 targets only (since 7c5d906);
-     * until it widens to float64 as well, this check cannot load its model and is skipped, loudly.
-     */
+    /** The tiny model widened to float64: a finite-difference check needs its precision end to end. */
     private CausalLm loadFloat64() {
-        try {
-            return CausalLm.load(TinyModels.write(dir, false), Device.cpu(), DataType.FLOAT64);
-        } catch (IllegalArgumentException e) {
-            Assumptions.abort("the engine refuses float64 weights (" + e.getMessage() + "); the float64 gradient "
-                    + "check needs SafetensorsReader.read to widen to FLOAT64");
-            throw e;
-        }
+        return CausalLm.load(TinyModels.write(dir, false), Device.cpu(), DataType.FLOAT64);
     }
 
     @Test
@@ -163,6 +153,34 @@ class LoraGradientTest {
             float[] second = java.util.Arrays.copyOfRange(packed, 6 * v, 12 * v);
             assertTrue(maxDiff(alone0, first) < 1e-5, "first example of a packed row");
             assertTrue(maxDiff(alone1, second) < 1e-5, "second example sees nothing of the first");
+        }
+    }
+
+    /**
+     * A float64 model computes in float64 on the inference path too: its norms and softmax are
+     * not rounded through float32, so CausalLm.forward and TrainingForward (which never
+     * narrows) agree far below float32 resolution.
+     */
+    @Test
+    void float64ModelComputesInFloat64OnTheInferencePath() {
+        try (CausalLm model = loadFloat64()) {
+            assertEquals(DataType.FLOAT64, model.embedTokens().getDataType());
+            EncodedExample e = TinyModels.sequences(1, 9, 9, 40, 21).get(0);
+            double[] engine;
+            double[] training;
+            try (NoGradient ignored = NoGradient.enter(); NDManager m = model.manager().newSubManager()) {
+                NDArray input = model.tokens(m, List.of(e.ids()), e.ids().length, 0);
+                NDArray logits = model.forward(input, Step.uncached(m, model, 1, e.ids().length));
+                assertEquals(DataType.FLOAT64, logits.getDataType());
+                engine = logits.toDoubleArray();
+                training = new TrainingForward(model).logits(m, BatchPlan.batch(List.of(List.of(e)), 0)).toDoubleArray();
+            }
+            assertEquals(engine.length, training.length);
+            double d = 0;
+            for (int i = 0; i < engine.length; i++) {
+                d = Math.max(d, Math.abs(engine[i] - training[i]));
+            }
+            assertTrue(d < 1e-12, "float64 inference and training forwards differ by " + d);
         }
     }
 

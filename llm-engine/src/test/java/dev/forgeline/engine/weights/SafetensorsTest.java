@@ -46,6 +46,26 @@ class SafetensorsTest {
     }
 
     @Test
+    void float32AndHalfCheckpointsWidenExactlyToFloat64(@TempDir Path dir) {
+        ModelConfig f32 = TinyModels.llamaGqaUntied();
+        String name = "model.layers.0.mlp.down_proj.weight";
+        for (String dtype : List.of("float32", "float16", "bfloat16")) {
+            Path d = dir.resolve(dtype);
+            RandomModel.write(d, f32.toBuilder().torchDtype(dtype).build(), 4);
+            try (SafetensorsReader r = SafetensorsReader.open(d); NDManager m = NDManager.newBaseManager(Device.cpu())) {
+                NDArray wide = r.read(name, m, DataType.FLOAT64);
+                assertEquals(DataType.FLOAT64, wide.getDataType());
+                assertArrayEquals(r.entry(name).shape(), wide.getShape().getShape());
+                float[] narrow = r.read(name, m, DataType.FLOAT32).toFloatArray();
+                double[] got = wide.toDoubleArray();
+                for (int i = 0; i < narrow.length; i++) {
+                    assertEquals((double) narrow[i], got[i], 0.0, dtype + " " + name + "[" + i + "]");
+                }
+            }
+        }
+    }
+
+    @Test
     void halfPrecisionCheckpointsConvertToTheRequestedType(@TempDir Path dir) {
         ModelConfig f32 = TinyModels.llamaGqaUntied();
         RandomModel.write(dir.resolve("float32"), f32, 4);
