@@ -21,7 +21,10 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
-/** With a small batch and a short waiting queue, the excess of a burst gets 429 with Retry-After; the rest complete. */
+/**
+ * With a small batch and a short waiting queue, the excess of a burst gets 429 with Retry-After; the rest complete.
+ * The load timeout is shorter than any model load, so the first request also shows the 503 of a model still loading.
+ */
 @QuarkusTest
 @TestProfile(BackpressureTest.SmallQueue.class)
 @WithTestResource(KafkaBrokerTestResource.class)
@@ -31,14 +34,28 @@ class BackpressureTest {
         @Override
         public Map<String, String> getConfigOverrides() {
             return Map.of("forge.gateway.max-batch", "2", "forge.gateway.max-waiting", "2",
-                    "forge.gateway.registry.enabled", "false");
+                    "forge.gateway.registry.enabled", "false", "forge.gateway.load-timeout", "1ms");
         }
     }
 
     @Test
     void excessGets429AndTheRestSucceed() throws Exception {
-        // load the model first so that the burst meets a running scheduler
-        GatewayTestSupport.stream("/chat/completions", StreamingLoadTest.body(2, 0));
+        GatewayTestSupport.Sse first = GatewayTestSupport.stream("/chat/completions", StreamingLoadTest.body(2, 0));
+        assertEquals(503, first.status(), "a model that loads longer than the load timeout: " + first.lines());
+        assertNotNull(first.retryAfter(), "Retry-After on 503");
+        JsonNode loading = new ObjectMapper().readTree(String.join("\n", first.lines())).get("error");
+        assertEquals("model_loading", loading.get("code").asText());
+        assertEquals("server_error", loading.get("type").asText());
+        assertTrue(loading.get("message").asText().contains(MODEL), loading.toString());
+
+        // the load goes on behind the 503: once it is done the burst meets a running scheduler
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        GatewayTestSupport.Sse warm;
+        do {
+            Thread.sleep(100);
+            warm = GatewayTestSupport.stream("/chat/completions", StreamingLoadTest.body(2, 0));
+        } while (warm.status() == 503 && System.nanoTime() < deadline);
+        StreamingLoadTest.assertWellFormed(warm);
         ExecutorService clients = Executors.newFixedThreadPool(24);
         List<Future<GatewayTestSupport.Sse>> streams = new ArrayList<>();
         for (int i = 0; i < 24; i++) {
