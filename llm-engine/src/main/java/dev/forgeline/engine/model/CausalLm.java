@@ -27,7 +27,7 @@ import java.util.Map;
  */
 public final class CausalLm implements AutoCloseable {
 
-    private final ModelConfig config;
+    private ModelConfig config; // tie_word_embeddings turns false when a tied head gets a merged adapter
     private final NDManager manager;
     private final DataType dtype;
     private final NDArray embedTokens; // (vocab, hidden)
@@ -85,7 +85,7 @@ public final class CausalLm implements AutoCloseable {
             }
             NDArray embed = w.read("model.embed_tokens.weight");
             Linear lmHead = c.tieWordEmbeddings()
-                    ? new Linear("lm_head", embed, null)
+                    ? Linear.sharing("lm_head", embed)
                     : new Linear("lm_head", w.read("lm_head.weight"), null);
             projections.put("lm_head", lmHead);
             RmsNorm norm = new RmsNorm(w.read("model.norm.weight"), c.rmsNormEps());
@@ -248,9 +248,16 @@ public final class CausalLm implements AutoCloseable {
         projection(name).attach(name.substring(name.lastIndexOf('.') + 1), adapter);
     }
 
-    /** Folds every attached adapter into the weights (for export as a plain checkpoint). */
+    /**
+     * Folds every attached adapter into the weights (for export as a plain checkpoint). A tied
+     * lm_head with an adapter unties: it gets its own merged weight, embed_tokens keeps its
+     * values, and {@link #config()} says {@code tie_word_embeddings: false} from then on.
+     */
     public void mergeLora() {
         new java.util.LinkedHashSet<>(projections.values()).forEach(Linear::mergeAdapters);
+        if (config.tieWordEmbeddings() && !lmHead.sharesWeight()) {
+            config = config.toBuilder().tieWordEmbeddings(false).build();
+        }
     }
 
     /**
@@ -278,6 +285,11 @@ public final class CausalLm implements AutoCloseable {
             s.put("lm_head.weight", lmHead.weight());
         }
         return s;
+    }
+
+    /** Whether lm_head still reads the token embedding (false once a head adapter was merged). */
+    public boolean tied() {
+        return lmHead.sharesWeight();
     }
 
     private static void putLinear(Map<String, NDArray> s, String prefix, Linear l, NDManager views) {

@@ -24,6 +24,7 @@ public final class Linear {
     private final long[] offsets; // split points between slices along the output axis
     private NDArray weight; // (sum(out), in): nn.Linear's layout, as in the checkpoint
     private NDArray bias; // (sum(out)) or null
+    private boolean sharedWeight; // weight belongs to someone else (a tied lm_head's embedding): never freed here
     private final Map<String, LoraAdapter> adapters = new LinkedHashMap<>();
 
     public Linear(List<String> names, long[] outSizes, NDArray weight, NDArray bias) {
@@ -44,6 +45,22 @@ public final class Linear {
 
     public Linear(String name, NDArray weight, NDArray bias) {
         this(List.of(name), new long[] {weight.getShape().get(0)}, weight, bias);
+    }
+
+    /**
+     * A projection whose weight is another module's array, e.g. a tied lm_head reading the token
+     * embedding. Merging an adapter into it gives it a weight of its own (it unties) and leaves
+     * the shared array untouched.
+     */
+    public static Linear sharing(String name, NDArray weight) {
+        Linear l = new Linear(name, weight, null);
+        l.sharedWeight = true;
+        return l;
+    }
+
+    /** Whether the weight is still another module's array (see {@link #sharing}). */
+    public boolean sharesWeight() {
+        return sharedWeight;
     }
 
     /** Stacks separate projections of the same input into one. */
@@ -93,7 +110,11 @@ public final class Linear {
         return Collections.unmodifiableMap(adapters);
     }
 
-    /** Folds every attached adapter into the weight and detaches it (LoRA merge). */
+    /**
+     * Folds every attached adapter into the weight and detaches it (LoRA merge). The merged
+     * weight is a new array; the old one is freed unless it is shared ({@link #sharing}), in
+     * which case this projection now owns its own copy and the sharer keeps the original.
+     */
     public void mergeAdapters() {
         if (adapters.isEmpty()) {
             return;
@@ -113,8 +134,11 @@ public final class Linear {
             }
             NDArray w = merged.size() == 1 ? merged.get(0).duplicate() : NDArrays.concat(merged, 0);
             w.attach(weight.getManager());
-            weight.close();
+            if (!sharedWeight) {
+                weight.close();
+            }
             weight = w;
+            sharedWeight = false;
         }
         adapters.clear();
     }

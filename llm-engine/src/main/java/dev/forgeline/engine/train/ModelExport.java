@@ -79,33 +79,19 @@ public final class ModelExport {
 
     /**
      * Folds any LoRA adapters into {@code model} (it stays usable and computes the same function)
-     * and writes it as a Hugging Face folder. When a tied head has its own adapter, head and
-     * embedding differ after merging: lm_head.weight is written and the config unties them.
-     * That head adapter stays attached in memory rather than merged, because merging into a
-     * tied head would replace (and free) the embedding the head shares.
+     * and writes it as a Hugging Face folder. When a tied head had its own adapter, merging
+     * unties it ({@link CausalLm#mergeLora}): lm_head.weight is written and the config says
+     * {@code tie_word_embeddings: false}.
      */
     public static Path writeMerged(CausalLm model, Path baseDir, Path out) {
-        boolean tied = model.config().tieWordEmbeddings();
-        LoraAdapter head = tied ? model.lmHead().detach("lm_head") : null;
         model.mergeLora();
-        if (head != null) {
-            model.lmHead().attach("lm_head", head);
-        }
         return atomically(out, tmp -> {
             try (NoGradient ignored = NoGradient.enter(); NDManager views = model.manager().newSubManager()) {
-                Map<String, NDArray> state = model.stateDict(views);
-                if (head != null) {
-                    NDArray delta = head.denseDelta();
-                    delta.attach(views);
-                    NDArray merged = model.embedTokens().add(delta);
-                    merged.attach(views);
-                    state.put("lm_head.weight", merged);
-                }
-                SafetensorsWriter.write(tmp.resolve("model.safetensors"), state, Map.of("format", "pt"));
+                SafetensorsWriter.write(tmp.resolve("model.safetensors"), model.stateDict(views), Map.of("format", "pt"));
             }
             ObjectNode config = (ObjectNode) Checkpoint.JSON.readTree(baseDir.resolve("config.json").toFile());
-            if (head != null) {
-                config.put("tie_word_embeddings", false);
+            if (!model.config().tieWordEmbeddings()) {
+                config.put("tie_word_embeddings", false); // the base may be tied; the merged head may not
             }
             config.put("torch_dtype", model.dataType().name().equals("FLOAT64") ? "float64" : "float32");
             Checkpoint.JSON.writeValue(tmp.resolve("config.json").toFile(), config);

@@ -74,6 +74,44 @@ class LoraTest {
         }
     }
 
+    /**
+     * A tied lm_head with its own adapter: merging gives the head its own weight (embedding +
+     * delta) and leaves the shared embedding alive and unchanged; the model unties.
+     */
+    @Test
+    void mergingIntoATiedHeadUntiesItAndKeepsTheEmbedding(@TempDir Path dir) {
+        ModelConfig config = TinyModels.llamaGqaUntied().toBuilder().tieWordEmbeddings(true).build();
+        try (CausalLm model = TinyModels.write(dir, config, 8)) {
+            assertTrue(model.tied());
+            int[] ids = TinyModels.randomIds(7, config.vocabSize(), 4);
+            float[] embedding = model.embedTokens().toFloatArray();
+            Linear head = model.lmHead();
+            LoraAdapter adapter = LoraAdapter.create(model.manager(), (int) head.inFeatures(),
+                    (int) head.outFeatures("lm_head"), 4, 8f, 0f, 5, model.dataType());
+            model.attachLora("lm_head", adapter);
+            model.attachLora("model.layers.0.self_attn.q_proj", LoraAdapter.create(model.manager(),
+                    config.hiddenSize(), config.numAttentionHeads() * config.headDim(), 4, 8f, 0f, 6, model.dataType()));
+            randomize(adapter.b(), 7);
+            randomize(model.projection("model.layers.0.self_attn.q_proj").adapters().get("q_proj").b(), 8);
+            float[] adapted = logits(model, ids);
+
+            model.mergeLora();
+
+            assertTrue(head.adapters().isEmpty());
+            assertFalse(model.tied(), "the head has its own weight now");
+            assertFalse(model.config().tieWordEmbeddings());
+            assertTrue(head.weight() != model.embedTokens());
+            assertArrayEquals(embedding, model.embedTokens().toFloatArray(), "embed_tokens is untouched");
+            float[] merged = logits(model, ids);
+            assertTrue(maxDiff(adapted, merged) < 1e-5, "merged differs by " + maxDiff(adapted, merged));
+            try (NDManager views = model.manager().newSubManager()) {
+                java.util.Map<String, NDArray> state = model.stateDict(views);
+                assertTrue(state.containsKey("lm_head.weight"));
+                assertArrayEquals(embedding, state.get("model.embed_tokens.weight").toFloatArray());
+            }
+        }
+    }
+
     @Test
     void gradientsReachTheAdapterAndNotTheFrozenBase(@TempDir Path dir) {
         ModelConfig config = TinyModels.llamaGqaUntied();
