@@ -333,7 +333,8 @@ public final class CausalLm implements AutoCloseable {
         return embedTokens;
     }
 
-    RotaryEmbedding rotary() {
+    /** The model's rotary tables (shared by every step; its arrays live in the model's manager). */
+    public RotaryEmbedding rotary() {
         return rotary;
     }
 

@@ -110,6 +110,58 @@ public final class Step {
         }
     }
 
+    /** A cacheless step with explicit positions and mask (see {@link #packed}). */
+    private Step(NDManager m, int batch, int seqLen, int[] positions, RotaryEmbedding.Angles angles, NDArray mask) {
+        this.manager = m;
+        this.batch = batch;
+        this.seqLen = seqLen;
+        this.keyLength = seqLen;
+        this.positions = positions;
+        this.angles = angles;
+        this.rotation = null;
+        this.mask = mask;
+        this.cache = null;
+        this.rowStart = 0;
+        this.keyWrite = null;
+        this.valueWrite = null;
+    }
+
+    /**
+     * A forward over packed training rows, no cache: each row holds several examples back to
+     * back. {@code positions} (B*T, row-major) restart at 0 for every example, and query t sees
+     * key j iff j <= t and both carry the same {@code segments} id (padding is a segment of its
+     * own, so padded rows stay finite). Rows of one example give what {@link #uncached} gives.
+     */
+    public static Step packed(NDManager m, CausalLm model, int batch, int seqLen, int[] positions, int[] segments) {
+        if (positions.length != batch * seqLen || segments.length != batch * seqLen) {
+            throw new IllegalArgumentException("positions and segments need " + batch + " x " + seqLen + " entries");
+        }
+        ModelConfig c = model.config();
+        DataType dtype = model.dataType();
+        RotaryEmbedding.Angles angles = model.rotary().angles(m, positions, batch, seqLen, c.numAttentionHeads(),
+                c.numKeyValueHeads(), (float) (1.0 / Math.sqrt(c.headDim())), dtype);
+        float blocked = dtype == DataType.FLOAT16 ? -65504f : -1e9f; // finite: a masked row must not turn into NaN
+        int groups = c.queryGroups();
+        int rowsPerBatch = groups * seqLen;
+        float[] mask = new float[batch * rowsPerBatch * seqLen];
+        for (int b = 0; b < batch; b++) {
+            for (int g = 0; g < groups; g++) {
+                for (int i = 0; i < seqLen; i++) {
+                    int row = ((b * groups + g) * seqLen + i) * seqLen;
+                    int si = segments[b * seqLen + i];
+                    for (int j = 0; j < seqLen; j++) {
+                        if (j > i || segments[b * seqLen + j] != si) {
+                            mask[row + j] = blocked;
+                        }
+                    }
+                }
+            }
+        }
+        NDArray a = m.create(FloatBuffer.wrap(mask), new Shape(batch, 1, rowsPerBatch, seqLen));
+        return new Step(m, batch, seqLen, positions.clone(), angles,
+                dtype == DataType.FLOAT32 ? a : a.toType(dtype, false));
+    }
+
     /** A forward over whole sequences, no cache: row b holds positions 0..T-1. */
     public static Step uncached(NDManager m, CausalLm model, int batch, int seqLen) {
         return new Step(m, model.config(), model.rotary(), model.dataType(), batch, seqLen, new int[batch], null, 0);
