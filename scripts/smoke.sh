@@ -7,6 +7,8 @@
 # Every process started here is stopped on the way out, whatever happens.
 set -euo pipefail
 set -m # background jobs in their own process groups: otherwise bash starts them ignoring SIGINT
+# A shell that inherits SIGINT ignored (a CI runner that starts us in the background) cannot trap it
+# or pass it on, so `./forge up` is started through perl, which restores SIGINT's default first.
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/forge-smoke.XXXXXX")
@@ -58,7 +60,8 @@ check_forge_up() {
   local home=$WORK/forge-home log=$WORK/forge-up.log
   local gw=$PORT_BASE dg=$((PORT_BASE + 1)) tr=$((PORT_BASE + 2)) ev=$((PORT_BASE + 3)) kafka=$((PORT_BASE + 9))
   FORGE_HOME=$home FORGE_KAFKA_PORT=$kafka FORGE_GATEWAY_PORT=$gw FORGE_DATAGEN_PORT=$dg \
-    FORGE_TRAINER_PORT=$tr FORGE_EVAL_PORT=$ev "$ROOT/forge" up </dev/null >"$log" 2>&1 &
+    FORGE_TRAINER_PORT=$tr FORGE_EVAL_PORT=$ev \
+    perl -e '$SIG{INT} = "DEFAULT"; exec @ARGV or die "exec: $!"' "$ROOT/forge" up </dev/null >"$log" 2>&1 &
   local forge=$!
   STARTED+=("$forge")
 
