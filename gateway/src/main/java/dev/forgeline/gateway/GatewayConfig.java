@@ -11,13 +11,6 @@ import java.util.Optional;
 @ConfigMapping(prefix = "forge.gateway")
 public interface GatewayConfig {
 
-    /**
-     * A folder of Hugging Face model folders, each served under its folder name. Env
-     * {@code FORGE_BASE_MODELS}; unset: {@code shared/models} when one is found above the working directory.
-     */
-    @WithName("base-models")
-    Optional<String> baseModels();
-
     /** Hub model ids served as base models (downloaded on first use into the HF cache). */
     @WithName("hub-models")
     Optional<List<String>> hubModels();

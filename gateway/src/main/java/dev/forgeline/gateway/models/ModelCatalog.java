@@ -2,6 +2,7 @@ package dev.forgeline.gateway.models;
 
 import dev.forgeline.contracts.ModelCard;
 import dev.forgeline.gateway.GatewayConfig;
+import dev.forgeline.service.ForgeConfig;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import java.io.IOException;
@@ -19,7 +20,7 @@ import org.jboss.logging.Logger;
 
 /**
  * The models the gateway offers: the configured base models (each folder of
- * {@code forge.gateway.base-models} under its name, and Hub ids), and the registry's approved
+ * {@code forge.base-models} under its name, and Hub ids), and the registry's approved
  * models, which {@link RegistryFollower} adds and removes while the gateway runs.
  */
 @ApplicationScoped
@@ -34,6 +35,9 @@ public class ModelCatalog {
     @Inject
     GatewayConfig config;
 
+    @Inject
+    ForgeConfig forge;
+
     @jakarta.annotation.PostConstruct
     void init() {
         baseModelsFolder().ifPresent(this::scan);
@@ -42,9 +46,9 @@ public class ModelCatalog {
         LOG.infof("base models: %s", base.keySet());
     }
 
-    /** {@code forge.gateway.base-models}, else {@code $FORGE_SHARED_DIR/models}, else {@code shared/models} found by walking up from the working directory. */
+    /** {@code forge.base-models} ({@link ForgeConfig#baseModels()}), else {@code $FORGE_SHARED_DIR/models}, else {@code shared/models} found by walking up from the working directory. */
     Optional<Path> baseModelsFolder() {
-        Optional<Path> configured = config.baseModels().filter(s -> !s.isBlank()).map(Path::of);
+        Optional<Path> configured = forge.baseModels();
         if (configured.isPresent()) {
             return configured;
         }

@@ -47,7 +47,7 @@ public final class ServeBenchmark {
             port = s.getLocalPort();
         }
         Process gateway = new ProcessBuilder("java", "-Xmx6g", "-Dai.djl.offline=true", "-Dquarkus.http.port=" + port,
-                "-Dforge.gateway.base-models=" + root, "-Dforge.gateway.registry.enabled=false",
+                "-Dforge.base-models=" + root, "-Dforge.gateway.registry.enabled=false",
                 "-Dforge.gateway.max-context=512", "-Dforge.gateway.max-batch=16",
                 "-Dforge.gateway.device=" + System.getProperty("bench.device", "auto"),
                 "-jar", jar.toString()).redirectErrorStream(true).redirectOutput(root.resolve("gateway.log").toFile()).start();
