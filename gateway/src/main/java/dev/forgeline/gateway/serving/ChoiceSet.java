@@ -7,9 +7,12 @@ import dev.forgeline.gateway.protocol.ApiError;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.trace.Span;
 import io.opentelemetry.api.trace.StatusCode;
+import io.smallrye.mutiny.infrastructure.Infrastructure;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Function;
 
 /**
  * The choices of one request in flight (n per prompt): submits them to the model's scheduler,
@@ -90,6 +93,37 @@ final class ChoiceSet {
             onQueued.run();
         }
         return set;
+    }
+
+    /**
+     * Submits the choices (as {@link #submit}) for a response that is not streamed: the future
+     * completes with {@code response} of all results, built on a worker thread (scoring for
+     * logprobs runs a forward pass: not on the scheduler thread), or exceptionally with the
+     * request's error.
+     */
+    static <T> CompletableFuture<T> collect(String model, BatchScheduler scheduler, List<int[]> prompts,
+            List<Params> params, int promptTokens, GatewayMetrics metrics, Span span,
+            Function<List<Result>, T> response) {
+        CompletableFuture<T> result = new CompletableFuture<>();
+        submit(model, scheduler, prompts, params, promptTokens, new Listener() {
+            @Override
+            public void onAllDone(List<Result> results) {
+                CompletableFuture.supplyAsync(() -> response.apply(results), Infrastructure.getDefaultWorkerPool())
+                        .whenComplete((r, e) -> {
+                            if (e != null) {
+                                result.completeExceptionally(e);
+                            } else {
+                                result.complete(r);
+                            }
+                        });
+            }
+
+            @Override
+            public void onError(ApiError error) {
+                result.completeExceptionally(error);
+            }
+        }, metrics, span);
+        return result;
     }
 
     private Sink sink(int index, int[] prompt) {

@@ -19,7 +19,6 @@ import dev.forgeline.gateway.protocol.OpenAiProtocol.TopLogprob;
 import dev.forgeline.gateway.protocol.OpenAiProtocol.Usage;
 import io.opentelemetry.api.trace.Span;
 import io.opentelemetry.api.trace.Tracer;
-import io.smallrye.mutiny.infrastructure.Infrastructure;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import java.util.ArrayList;
@@ -63,7 +62,6 @@ public class ServingChat {
         String id = LocalModels.newId("chatcmpl-");
         long created = LocalModels.now();
         Span span = tracer.spanBuilder("chat " + req.model()).startSpan();
-        CompletableFuture<ChatCompletion> result = new CompletableFuture<>();
         if (stream != null) {
             List<ChatChunkChoice> roles = new ArrayList<>();
             for (int i = 0; i < n; i++) {
@@ -73,29 +71,10 @@ public class ServingChat {
                     new StreamListener(req, id, created, prompt.length, stream), metrics, span,
                     () -> stream.send(new ChatCompletionChunk(id, created, req.model(), roles, null)));
             stream.onClose(set::cancel);
-            result.complete(null);
-            return result;
+            return CompletableFuture.completedFuture(null);
         }
-        ChoiceSet.submit(req.model(), scheduler, prompts, params, prompt.length, new ChoiceSet.Listener() {
-            @Override
-            public void onAllDone(List<ChoiceSet.Result> results) {
-                // Scoring for logprobs runs a forward pass: not on the scheduler thread.
-                CompletableFuture.supplyAsync(() -> response(req, runner, id, created, prompt.length, results),
-                        Infrastructure.getDefaultWorkerPool()).whenComplete((r, e) -> {
-                            if (e != null) {
-                                result.completeExceptionally(e);
-                            } else {
-                                result.complete(r);
-                            }
-                        });
-            }
-
-            @Override
-            public void onError(ApiError error) {
-                result.completeExceptionally(error);
-            }
-        }, metrics, span);
-        return result;
+        return ChoiceSet.collect(req.model(), scheduler, prompts, params, prompt.length, metrics, span,
+                results -> response(req, runner, id, created, prompt.length, results));
     }
 
     private static ChatCompletion response(ChatCompletionRequest req, ModelRunner runner, String id, long created,

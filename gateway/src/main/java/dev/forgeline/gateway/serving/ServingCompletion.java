@@ -12,7 +12,6 @@ import dev.forgeline.gateway.protocol.OpenAiProtocol.CompletionRequest;
 import dev.forgeline.gateway.protocol.OpenAiProtocol.Usage;
 import io.opentelemetry.api.trace.Span;
 import io.opentelemetry.api.trace.Tracer;
-import io.smallrye.mutiny.infrastructure.Infrastructure;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import java.util.ArrayList;
@@ -69,7 +68,6 @@ public class ServingCompletion {
         String id = LocalModels.newId("cmpl-");
         long created = LocalModels.now();
         int totalPrompt = promptTokens;
-        CompletableFuture<Completion> result = new CompletableFuture<>();
         if (maxTokens == 0) { // nothing to generate: only the echo, if asked
             List<ChoiceSet.Result> results = new ArrayList<>();
             for (int i = 0; i < prompts.size(); i++) {
@@ -82,11 +80,9 @@ public class ServingCompletion {
                     stream.send(new Completion(id, created, req.model(), List.of(), c.usage()));
                 }
                 stream.done();
-                result.complete(null);
-            } else {
-                result.complete(c);
+                return CompletableFuture.completedFuture(null);
             }
-            return result;
+            return CompletableFuture.completedFuture(c);
         }
         Span span = tracer.spanBuilder("completion " + req.model()).startSpan();
         if (stream != null) {
@@ -126,28 +122,10 @@ public class ServingCompletion {
                         }
                     });
             stream.onClose(set::cancel);
-            result.complete(null);
-            return result;
+            return CompletableFuture.completedFuture(null);
         }
-        ChoiceSet.submit(req.model(), scheduler, prompts, params, totalPrompt, new ChoiceSet.Listener() {
-            @Override
-            public void onAllDone(List<ChoiceSet.Result> results) {
-                CompletableFuture.supplyAsync(() -> response(req, runner, id, created, totalPrompt, results),
-                        Infrastructure.getDefaultWorkerPool()).whenComplete((r, e) -> {
-                            if (e != null) {
-                                result.completeExceptionally(e);
-                            } else {
-                                result.complete(r);
-                            }
-                        });
-            }
-
-            @Override
-            public void onError(ApiError error) {
-                result.completeExceptionally(error);
-            }
-        }, metrics, span);
-        return result;
+        return ChoiceSet.collect(req.model(), scheduler, prompts, params, totalPrompt, metrics, span,
+                results -> response(req, runner, id, created, totalPrompt, results));
     }
 
     private static Completion chunk(CompletionRequest req, String id, long created, int index, String text,
