@@ -12,11 +12,13 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.eclipse.microprofile.config.ConfigProvider;
 import org.junit.jupiter.api.Test;
 
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -58,26 +60,39 @@ public abstract class WorkerServiceTest {
         given().get("/q/metrics").then().statusCode(200).body(containsString("jvm_memory_used_bytes"));
     }
 
+    /**
+     * Also checks that W3C trace context travels with the default settings (nothing exported, nothing
+     * sampled): the status the service writes carries the request's trace id in {@code traceparent}.
+     */
     @Test
     void requestEndsFailedBecauseNotBuiltYet() throws Exception {
         String bootstrap = ConfigProvider.getConfig().getValue("kafka.bootstrap.servers", String.class);
         String jobId = "not-built-" + UUID.randomUUID();
+        String traceId = UUID.randomUUID().toString().replace("-", "");
         try (var producer = new KafkaProducer<String, String>(Map.of(
                 ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
                 ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class,
                 ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class))) {
-            producer.send(new ProducerRecord<>(requestTopic(), jobId, ContractsJson.write(request(jobId))))
-                    .get(10, TimeUnit.SECONDS);
+            var record = new ProducerRecord<>(requestTopic(), jobId, ContractsJson.write(request(jobId)));
+            record.headers().add("traceparent",
+                    ("00-" + traceId + "-00f067aa0ba902b7-00").getBytes(StandardCharsets.US_ASCII));
+            producer.send(record).get(10, TimeUnit.SECONDS);
         }
 
-        JobStatus last = awaitTerminal(bootstrap, jobId, Duration.ofSeconds(60));
-        assertNotNull(last, "no terminal status for " + jobId + " on " + Topics.JOBS);
+        ConsumerRecord<String, String> terminal = awaitTerminal(bootstrap, jobId, Duration.ofSeconds(60));
+        assertNotNull(terminal, "no terminal status for " + jobId + " on " + Topics.JOBS);
+        JobStatus last = ContractsJson.read(terminal.value(), JobStatus.class);
         assertEquals(JobState.FAILED, last.state());
         assertEquals(notBuiltError(), last.error());
         assertTrue(last.error().contains("not built yet"));
+        Header traceparent = terminal.headers().lastHeader("traceparent");
+        assertNotNull(traceparent, "the status record carries no traceparent header");
+        String value = new String(traceparent.value(), StandardCharsets.US_ASCII);
+        assertEquals(traceId, value.split("-")[1], "trace id of the status record: " + value);
     }
 
-    private static JobStatus awaitTerminal(String bootstrap, String jobId, Duration timeout) throws Exception {
+    private static ConsumerRecord<String, String> awaitTerminal(String bootstrap, String jobId, Duration timeout)
+            throws Exception {
         try (var consumer = new KafkaConsumer<String, String>(Map.of(
                 ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
                 ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class,
@@ -91,7 +106,7 @@ public abstract class WorkerServiceTest {
                 for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(200))) {
                     if (!jobId.equals(r.key()) || r.value() == null) continue;
                     JobStatus status = ContractsJson.read(r.value(), JobStatus.class);
-                    if (status.state().isTerminal()) return status;
+                    if (status.state().isTerminal()) return r;
                 }
             }
             return null;
