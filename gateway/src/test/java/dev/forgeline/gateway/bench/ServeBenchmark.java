@@ -38,9 +38,7 @@ public final class ServeBenchmark {
         int requests = Integer.getInteger("bench.requests", 2);
         Path jar = Path.of(System.getProperty("bench.jar", "gateway/target/quarkus-app/quarkus-run.jar"));
         Path root = Files.createTempDirectory("forge-serve-bench");
-        ModelConfig config = ModelConfig.builder("llama").hiddenSize(576).intermediateSize(1536).numAttentionHeads(9)
-                .numKeyValueHeads(3).numHiddenLayers(30).vocabSize(49152).maxPositionEmbeddings(2048)
-                .ropeTheta(10000).rmsNormEps(1e-5).tieWordEmbeddings(true).bosTokenId(1).eosTokenIds(List.of(2)).build();
+        ModelConfig config = RandomModel.smolLm135mShape();
         RandomModel.write(root.resolve(MODEL), config, 7);
         int port;
         try (ServerSocket s = new ServerSocket(0)) {

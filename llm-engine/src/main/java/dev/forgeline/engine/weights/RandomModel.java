@@ -30,6 +30,14 @@ public final class RandomModel {
 
     private RandomModel() {}
 
+    /** The shape of SmolLM-135M (tied embeddings), the model every benchmark measures. */
+    public static ModelConfig smolLm135mShape() {
+        return ModelConfig.builder("llama").hiddenSize(576).intermediateSize(1536).numAttentionHeads(9)
+                .numKeyValueHeads(3).numHiddenLayers(30).vocabSize(49152).maxPositionEmbeddings(2048)
+                .ropeTheta(10000).rmsNormEps(1e-5).tieWordEmbeddings(true).bosTokenId(1).eosTokenIds(List.of(2))
+                .build();
+    }
+
     public static void write(Path dir, ModelConfig config, long seed) {
         write(dir, config, seed, 0);
     }

@@ -24,12 +24,6 @@ import java.util.SplittableRandom;
  */
 public final class DecodeBenchmark {
 
-    static ModelConfig smolLm135m() {
-        return ModelConfig.builder("llama").hiddenSize(576).intermediateSize(1536).numAttentionHeads(9)
-                .numKeyValueHeads(3).numHiddenLayers(30).vocabSize(49152).maxPositionEmbeddings(2048)
-                .ropeTheta(10000).rmsNormEps(1e-5).tieWordEmbeddings(true).bosTokenId(1).eosTokenIds(List.of(2))
-                .build();
-    }
 
     public static void main(String[] args) throws Exception {
         int promptLength = 16;
@@ -41,7 +35,7 @@ public final class DecodeBenchmark {
         double bandwidth = MemoryBandwidth.measure(threads, 512L << 20, 5);
         System.out.printf(Locale.ROOT, "memory bandwidth: %.1f GB/s (%d threads, read + written)%n", bandwidth / 1e9, threads);
 
-        ModelConfig config = smolLm135m();
+        ModelConfig config = RandomModel.smolLm135mShape();
         Path dir = Files.createTempDirectory("forge-bench-smollm");
         long t0 = System.nanoTime();
         RandomModel.write(dir, config, 1);

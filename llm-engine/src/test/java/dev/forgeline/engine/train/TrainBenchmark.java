@@ -7,6 +7,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.forgeline.engine.config.ModelConfig;
+import dev.forgeline.engine.weights.RandomModel;
 import dev.forgeline.engine.model.CausalLm;
 import dev.forgeline.engine.model.NoGradient;
 import java.nio.file.Files;
@@ -30,12 +31,6 @@ import java.util.SplittableRandom;
  */
 public final class TrainBenchmark {
 
-    static ModelConfig smolLm135m() {
-        return ModelConfig.builder("llama").hiddenSize(576).intermediateSize(1536).numAttentionHeads(9)
-                .numKeyValueHeads(3).numHiddenLayers(30).vocabSize(49152).maxPositionEmbeddings(2048)
-                .ropeTheta(10000).rmsNormEps(1e-5).tieWordEmbeddings(true).bosTokenId(1).eosTokenIds(List.of(2))
-                .build();
-    }
 
     public static void main(String[] args) throws Exception {
         int seqLen = 256;
@@ -47,7 +42,7 @@ public final class TrainBenchmark {
         double peak = matmulFlops();
         System.out.printf(Locale.ROOT, "dense fp32 matmul: %.1f GFLOP/s (best of n = 1024, 1536, 2048)%n", peak / 1e9);
 
-        ModelConfig c = smolLm135m();
+        ModelConfig c = RandomModel.smolLm135mShape();
         Path dir = Files.createTempDirectory("forge-bench-train");
         try {
             RandomCheckpoint.write(dir, c, 1, 0.02);
