@@ -47,7 +47,9 @@ class TracingTest {
             // a span of the handler's own is the parent of what it publishes
             Span step = otel.getTracer("test").spanBuilder("b-work").startSpan();
             try (Scope ignored = step.makeCurrent()) {
-                ctx.publish(t3, ctx.jobId() + "-3", TestRequest.of(ctx.jobId().replace("-2", "-3"), 1)).get();
+                // keyed by its own job id; only the trailing "-2" changes (the run id may contain "-2" too)
+                String next = ctx.jobId().replaceFirst("-2$", "-3");
+                ctx.publish(t3, next, TestRequest.of(next, 1)).get();
             } finally {
                 step.end();
             }
