@@ -52,12 +52,29 @@ public final class LoraAdapter {
 
     /** The update for input x (..., in) -> (..., out). */
     public NDArray delta(NDArray x) {
+        return Linear.linear(low(x), b).singletonOrThrow();
+    }
+
+    /**
+     * The scaled low-rank code {@code (alpha / r) A dropout(x)}: (..., in) -> (..., r). The scale
+     * goes on this narrow array rather than on the (..., out) update.
+     */
+    NDArray low(NDArray x) {
         NDArray h = x;
         if (training && dropout > 0) {
             h = x.getNDArrayInternal().dropout(x, dropout, true).singletonOrThrow();
         }
-        NDArray low = Linear.linear(h, a).singletonOrThrow(); // (..., r)
-        return Linear.linear(low, b).singletonOrThrow().mul(scale); // (..., out)
+        return Linear.linear(h, a).singletonOrThrow().mul(scale);
+    }
+
+    /** (alpha / r) A: (r, in). Without dropout, the adapters of stacked slices share one product with it. */
+    NDArray scaledA() {
+        return a.mul(scale);
+    }
+
+    /** Whether {@link #low} applies dropout now (training with a non-zero rate). */
+    boolean dropsOut() {
+        return training && dropout > 0;
     }
 
     /** B A scaled: the dense (out, in) matrix this adapter adds, for merging into the base weight. */

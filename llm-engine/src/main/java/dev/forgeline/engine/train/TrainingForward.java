@@ -1,14 +1,18 @@
 package dev.forgeline.engine.train;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.forgeline.engine.config.ModelConfig;
 import dev.forgeline.engine.model.CausalLm;
+import dev.forgeline.engine.model.NoGradient;
 import dev.forgeline.engine.model.Step;
 import java.nio.LongBuffer;
+import java.util.Arrays;
 
 /**
  * The model's forward over a training {@link Batch}, recording gradients when called inside
@@ -51,6 +55,11 @@ public final class TrainingForward {
      * widest matrix of a small model.
      */
     public NDArray lossSum(NDManager m, Batch batch) {
+        return lossSum(m, batch, model.lmHead().adapters().isEmpty() && !model.lmHead().weight().hasGradient());
+    }
+
+    /** {@code chunked}: the frozen-head path of {@link #chunkedLossSum}; false runs the head under autograd. */
+    NDArray lossSum(NDManager m, Batch batch, boolean chunked) {
         long[] rows = new long[batch.targets()];
         long[] labels = new long[batch.targets()];
         int k = 0;
@@ -64,6 +73,9 @@ public final class TrainingForward {
         NDArray selected = rows.length == hidden.getShape().get(0)
                 ? hidden
                 : hidden.get(new NDIndex("{}", m.create(LongBuffer.wrap(rows), new Shape(rows.length)))); // (N, hidden)
+        if (chunked) {
+            return chunkedLossSum(m, selected, labels);
+        }
         NDArray logits = model.logits(selected); // (N, vocab)
         if (!wide) {
             logits = logits.toType(DataType.FLOAT32, false);
@@ -71,6 +83,44 @@ public final class TrainingForward {
         NDArray logProbs = logits.logSoftmax(-1);
         NDArray picked = logProbs.gather(m.create(LongBuffer.wrap(labels), new Shape(labels.length, 1)), 1); // (N, 1)
         return picked.sum().neg();
+    }
+
+    /*
+     * Under autograd, N x vocab logits cost four arrays that size (logits, log-softmax, and
+     * their gradients): 200 MB each for 1024 tokens of a 49k vocabulary, freshly paged in on
+     * every step. With lm_head frozen the head needs no graph, only dL/dh = (softmax(h W^T) -
+     * onehot(y)) W, which blocks of rows compute in cache-sized pieces without recording. The
+     * returned scalar has the loss as its value and, through the term sum(h * dL/dh) minus its
+     * own detached value, that gradient for the trunk.
+     */
+    private static final long CHUNK_LOGITS = 1L << 20; // logits per block of rows: 4 MB in float32
+
+    private NDArray chunkedLossSum(NDManager m, NDArray hidden, long[] labels) {
+        NDArray w = model.lmHead().weight(); // (vocab, hidden)
+        long n = labels.length;
+        long rowsPerChunk = Math.max(1, CHUNK_LOGITS / config.vocabSize());
+        double loss = 0;
+        NDList grads = new NDList();
+        try (NoGradient ignored = NoGradient.enter()) {
+            NDArray h = hidden.stopGradient();
+            for (long start = 0; start < n; start += rowsPerChunk) {
+                long end = Math.min(n, start + rowsPerChunk);
+                NDArray y = m.create(Arrays.copyOfRange(labels, (int) start, (int) end));
+                NDArray logits = model.logits(h.get(new NDIndex().addSliceDim(start, end))); // (rows, vocab)
+                NDArray logProbs = (wide ? logits : logits.toType(DataType.FLOAT32, false)).logSoftmax(-1);
+                loss -= logProbs.gather(y.reshape(end - start, 1), 1).sum().toType(DataType.FLOAT64, false).getDouble();
+                NDArray probs = logProbs.exp();
+                NDArray p = wide ? probs : probs.toType(w.getDataType(), false);
+                grads.add(p.matMul(w).sub(w.get(new NDIndex("{}", y)))); // (rows, hidden): (p - onehot(y)) W
+                logits.close();
+                logProbs.close();
+                probs.close();
+                p.close();
+            }
+        }
+        NDArray grad = grads.size() == 1 ? grads.get(0) : NDArrays.concat(grads, 0); // (N, hidden), no graph
+        NDArray surrogate = hidden.mul(grad).sum(); // its gradient with respect to hidden is grad
+        return surrogate.sub(surrogate.stopGradient()).add(m.create(loss).toType(surrogate.getDataType(), false));
     }
 
     private static long[] toLongs(int[] ints) {

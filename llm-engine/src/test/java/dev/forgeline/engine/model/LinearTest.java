@@ -34,4 +34,33 @@ class LinearTest {
             assertTrue(maxDiff < 1e-5, "max |batched - alone| = " + maxDiff);
         }
     }
+
+    /**
+     * Adapters on some slices of a stacked projection, attached out of slice order, run as one
+     * block-diagonal product: the output must equal the merged weight's.
+     */
+    @org.junit.jupiter.api.Test
+    void adaptersOnSomeSlicesEqualTheirMergedWeight() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            m.getEngine().setRandomSeed(8);
+            NDArray weight = m.randomNormal(new Shape(64 + 32 + 32, 48));
+            Linear linear = new Linear(List.of("q_proj", "k_proj", "v_proj"), new long[] {64, 32, 32}, weight, null);
+            linear.attach("v_proj", new LoraAdapter(m.randomNormal(new Shape(4, 48)), m.randomNormal(new Shape(32, 4)), 8, 0));
+            linear.attach("q_proj", new LoraAdapter(m.randomNormal(new Shape(2, 48)), m.randomNormal(new Shape(64, 2)), 2, 0));
+            NDArray x = m.randomNormal(new Shape(2, 5, 48));
+
+            float[] adapted = linear.forward(x).toFloatArray();
+            float[] base = ai.djl.nn.core.Linear.linear(x, weight).singletonOrThrow().toFloatArray();
+            linear.mergeAdapters();
+            float[] merged = linear.forward(x).toFloatArray();
+            double maxDiff = 0;
+            double changed = 0;
+            for (int i = 0; i < merged.length; i++) {
+                maxDiff = Math.max(maxDiff, Math.abs(adapted[i] - merged[i]));
+                changed = Math.max(changed, Math.abs(adapted[i] - base[i]));
+            }
+            assertTrue(changed > 1e-2, "the adapters change the output");
+            assertTrue(maxDiff < 1e-4, "max |adapted - merged| = " + maxDiff);
+        }
+    }
 }
