@@ -55,11 +55,15 @@ public final class TrainingForward {
      * widest matrix of a small model.
      */
     public NDArray lossSum(NDManager m, Batch batch) {
-        return lossSum(m, batch, model.lmHead().adapters().isEmpty() && !model.lmHead().weight().hasGradient());
+        boolean frozenHead = model.lmHead().adapters().isEmpty() && !model.lmHead().weight().hasGradient();
+        return lossSum(m, batch, frozenHead ? CHUNK_LOGITS : 0);
     }
 
-    /** {@code chunked}: the frozen-head path of {@link #chunkedLossSum}; false runs the head under autograd. */
-    NDArray lossSum(NDManager m, Batch batch, boolean chunked) {
+    /**
+     * {@code logitsPerBlock > 0}: the frozen-head path of {@link #chunkedLossSum} with blocks of
+     * about that many logits; 0 runs the head under autograd.
+     */
+    NDArray lossSum(NDManager m, Batch batch, long logitsPerBlock) {
         long[] rows = new long[batch.targets()];
         long[] labels = new long[batch.targets()];
         int k = 0;
@@ -73,8 +77,8 @@ public final class TrainingForward {
         NDArray selected = rows.length == hidden.getShape().get(0)
                 ? hidden
                 : hidden.get(new NDIndex("{}", m.create(LongBuffer.wrap(rows), new Shape(rows.length)))); // (N, hidden)
-        if (chunked) {
-            return chunkedLossSum(m, selected, labels);
+        if (logitsPerBlock > 0) {
+            return chunkedLossSum(m, selected, labels, logitsPerBlock);
         }
         NDArray logits = model.logits(selected); // (N, vocab)
         if (!wide) {
@@ -95,10 +99,10 @@ public final class TrainingForward {
      */
     private static final long CHUNK_LOGITS = 1L << 20; // logits per block of rows: 4 MB in float32
 
-    private NDArray chunkedLossSum(NDManager m, NDArray hidden, long[] labels) {
+    private NDArray chunkedLossSum(NDManager m, NDArray hidden, long[] labels, long logitsPerBlock) {
         NDArray w = model.lmHead().weight(); // (vocab, hidden)
         long n = labels.length;
-        long rowsPerChunk = Math.max(1, CHUNK_LOGITS / config.vocabSize());
+        long rowsPerChunk = Math.max(1, logitsPerBlock / config.vocabSize());
         double loss = 0;
         NDList grads = new NDList();
         try (NoGradient ignored = NoGradient.enter()) {

@@ -100,6 +100,49 @@ class LoraGradientTest {
         }
     }
 
+    /** The frozen-head loss in row blocks gives the loss and gradients of the plain autograd graph. */
+    @Test
+    void blockwiseHeadLossEqualsTheFullLogitsGraph() {
+        try (CausalLm model = loadFloat64()) {
+            TrainableSet set = TrainableSet.lora(model, LORA, 3);
+            int k = 0;
+            for (LoraAdapter a : set.adapters().values()) {
+                randomise(a.b(), 300 + k++, 0.3);
+            }
+            TrainingForward f = new TrainingForward(model);
+            Batch b = batch();
+            double[] reference = lossAndGradients(f, b, set, 0);
+            double[] blockwise = lossAndGradients(f, b, set, 3L * model.config().vocabSize()); // 3 rows per block
+            assertEquals(reference.length, blockwise.length);
+            double worst = 0;
+            for (int i = 0; i < reference.length; i++) {
+                worst = Math.max(worst, Math.abs(reference[i] - blockwise[i]) / Math.max(1e-12, Math.abs(reference[i])));
+            }
+            assertTrue(reference[0] > 0, "the loss is positive");
+            assertTrue(worst < 1e-9, "loss or gradient differs by a relative " + worst);
+        }
+    }
+
+    /** The loss, then every trainable parameter's gradient, flattened. */
+    private static double[] lossAndGradients(TrainingForward f, Batch b, TrainableSet set, long logitsPerBlock) {
+        set.parameters().forEach(p -> Autograd.zeroGradient(p.value()));
+        double loss;
+        try (NDManager m = set.parameters().get(0).value().getManager().newSubManager(); Autograd ignored = Autograd.record()) {
+            NDArray l = f.lossSum(m, b, logitsPerBlock);
+            loss = l.getDouble();
+            Autograd.backward(l);
+        }
+        java.util.List<Double> out = new java.util.ArrayList<>(List.of(loss));
+        for (TrainableParameter p : set.parameters()) {
+            try (NDArray g = p.value().getGradient()) {
+                for (double v : g.toDoubleArray()) {
+                    out.add(v);
+                }
+            }
+        }
+        return out.stream().mapToDouble(Double::doubleValue).toArray();
+    }
+
     private static void set(NDArray a, double[] v) {
         try (NoGradient ignored = NoGradient.enter(); NDManager m = a.getManager().newSubManager()) {
             m.create(v).reshape(a.getShape()).copyTo(a);
