@@ -92,65 +92,14 @@ public final class Linear {
         if (names.size() == 1) {
             return y.add(adapters.values().iterator().next().delta(x));
         }
-        return y.add(stackedDelta(x));
-    }
-
-    /**
-     * The updates of every adapted slice as one product: their low-rank codes side by side
-     * (..., r1 + r2 + ...) times a block-diagonal stack of their B matrices (zero rows for a
-     * slice without adapter). Adding per-slice updates would split the output and concatenate
-     * it again, copying the widest activation of the layer twice per call.
-     */
-    private NDArray stackedDelta(NDArray x) {
-        NDList lows = new NDList();
-        NDList scaledAs = new NDList();
-        boolean dropout = false;
-        long rank = 0;
-        for (String name : names) { // slice order, which the columns of the stacked B follow
-            LoraAdapter adapter = adapters.get(name);
-            if (adapter != null) {
-                dropout |= adapter.dropsOut();
-                rank += adapter.rank();
-            }
-        }
-        for (String name : names) {
-            LoraAdapter adapter = adapters.get(name);
-            if (adapter != null) {
-                if (dropout) {
-                    lows.add(adapter.low(x)); // each adapter draws its own dropout mask, as in peft
-                } else {
-                    scaledAs.add(adapter.scaledA());
-                }
-            }
-        }
-        NDManager m = x.getManager();
-        DataType dtype = weight.getDataType();
-        NDList rowsOfB = new NDList(names.size());
-        long before = 0;
-        for (int i = 0; i < names.size(); i++) {
+        int axis = y.getShape().dimension() - 1;
+        NDList parts = y.split(offsets, axis);
+        NDList summed = new NDList(parts.size());
+        for (int i = 0; i < parts.size(); i++) {
             LoraAdapter adapter = adapters.get(names.get(i));
-            if (adapter == null) {
-                rowsOfB.add(m.zeros(new Shape(outSizes[i], rank), dtype));
-                continue;
-            }
-            NDList row = new NDList(3);
-            if (before > 0) {
-                row.add(m.zeros(new Shape(outSizes[i], before), dtype));
-            }
-            row.add(adapter.b());
-            long after = rank - before - adapter.rank();
-            if (after > 0) {
-                row.add(m.zeros(new Shape(outSizes[i], after), dtype));
-            }
-            rowsOfB.add(row.size() == 1 ? row.get(0) : NDArrays.concat(row, 1));
-            before += adapter.rank();
+            summed.add(adapter == null ? parts.get(i) : parts.get(i).add(adapter.delta(x)));
         }
-        NDArray low = dropout
-                ? (lows.size() == 1 ? lows.get(0) : NDArrays.concat(lows, -1))
-                : ai.djl.nn.core.Linear.linear(x, scaledAs.size() == 1 ? scaledAs.get(0) : NDArrays.concat(scaledAs, 0))
-                        .singletonOrThrow(); // (..., rank)
-        NDArray b = NDArrays.concat(rowsOfB, 0); // (out, rank), block-diagonal
-        return ai.djl.nn.core.Linear.linear(low, b).singletonOrThrow(); // (..., out)
+        return NDArrays.concat(summed, axis);
     }
 
     /*

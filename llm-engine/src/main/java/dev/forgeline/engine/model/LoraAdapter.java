@@ -67,16 +67,6 @@ public final class LoraAdapter {
         return Linear.linear(h, a).singletonOrThrow().mul(scale);
     }
 
-    /** (alpha / r) A: (r, in). Without dropout, the adapters of stacked slices share one product with it. */
-    NDArray scaledA() {
-        return a.mul(scale);
-    }
-
-    /** Whether {@link #low} applies dropout now (training with a non-zero rate). */
-    boolean dropsOut() {
-        return training && dropout > 0;
-    }
-
     /** B A scaled: the dense (out, in) matrix this adapter adds, for merging into the base weight. */
     public NDArray denseDelta() {
         return b.matMul(a).mul(scale);

@@ -36,8 +36,8 @@ class LinearTest {
     }
 
     /**
-     * Adapters on some slices of a stacked projection, attached out of slice order, run as one
-     * block-diagonal product: the output must equal the merged weight's.
+     * Adapters on some slices of a stacked projection, attached out of slice order: the output
+     * must equal the merged weight's.
      */
     @org.junit.jupiter.api.Test
     void adaptersOnSomeSlicesEqualTheirMergedWeight() {
