@@ -28,6 +28,7 @@ public final class Linear {
     private NDArray weight; // (sum(out), in): nn.Linear's layout, as in the checkpoint
     private NDArray bias; // (sum(out)) or null
     private boolean sharedWeight; // weight belongs to someone else (a tied lm_head's embedding): never freed here
+    private NDArray transposed; // (in, out) view of weight for inference, made on first use
     private NDArray blocks; // (out / BLOCK, in, BLOCK) view of weight for few-row inputs, made on first use
     private final Map<String, LoraAdapter> adapters = new LinkedHashMap<>();
 
@@ -80,12 +81,10 @@ public final class Linear {
 
     /** x (..., in) -> (..., out). */
     public NDArray forward(NDArray x) {
-        Shape shape = x.getShape();
-        long in = shape.tail();
-        long rows = shape.size() / in;
-        NDArray y = rows >= FEW_ROWS_MIN && rows <= FEW_ROWS_MAX && blockwise()
-                ? blockwise(x.reshape(rows, in)).reshape(shape.slice(0, shape.dimension() - 1).add(outFeatures()))
-                : ai.djl.nn.core.Linear.linear(x, weight, bias).singletonOrThrow();
+        if (adapters.isEmpty() && !JniUtils.isGradMode()) {
+            return inference(x);
+        }
+        NDArray y = ai.djl.nn.core.Linear.linear(x, weight, bias).singletonOrThrow();
         if (adapters.isEmpty()) {
             return y;
         }
@@ -113,10 +112,24 @@ public final class Linear {
     private static final long FEW_ROWS_MIN = 4;
     private static final long FEW_ROWS_MAX = 15;
 
-    private boolean blockwise() {
-        // Inference only: training shapes have hundreds of rows, and a cached view must not carry a graph.
-        return adapters.isEmpty() && outFeatures() % BLOCK == 0 && weight.getDataType() == DataType.FLOAT32
-                && "cpu".equals(weight.getDevice().getDeviceType()) && !JniUtils.isGradMode();
+    /*
+     * Inference reads cached views of the weight: W^T, which nn.Linear would otherwise build
+     * with one more native call per projection and token, and the 64-feature blocks. They are
+     * made outside autograd, so training (which records a graph) takes the plain path.
+     */
+    private NDArray inference(NDArray x) {
+        Shape shape = x.getShape();
+        long in = shape.tail();
+        long rows = shape.size() / in;
+        if (rows >= FEW_ROWS_MIN && rows <= FEW_ROWS_MAX && outFeatures() % BLOCK == 0
+                && weight.getDataType() == DataType.FLOAT32 && "cpu".equals(weight.getDevice().getDeviceType())) {
+            return blockwise(x.reshape(rows, in)).reshape(shape.slice(0, shape.dimension() - 1).add(outFeatures()));
+        }
+        if (transposed == null) {
+            transposed = weight.transpose(); // (in, out), a view
+        }
+        NDArray y = x.matMul(transposed);
+        return bias == null ? y : y.add(bias);
     }
 
     /** x (rows, in) -> (rows, out) as (out / 64) matmuls of (rows, in) x (in, 64). */
@@ -182,7 +195,7 @@ public final class Linear {
                 weight.close();
             }
             weight = w;
-            dropBlocks();
+            dropViews();
             sharedWeight = false;
         }
         adapters.clear();
@@ -231,10 +244,14 @@ public final class Linear {
         return weight.getShape().get(1);
     }
 
-    private void dropBlocks() {
+    private void dropViews() {
         if (blocks != null) {
             blocks.close();
             blocks = null;
+        }
+        if (transposed != null) {
+            transposed.close();
+            transposed = null;
         }
     }
 
