@@ -24,6 +24,12 @@ import java.util.SplittableRandom;
  */
 public final class DecodeBenchmark {
 
+    /*
+     * The issue calibrates the bound with about 48 GB/s on these machines. The JVM's copy (no
+     * non-temporal stores, so every written line is read first) measures about half of that
+     * here, while glibc's memcpy in C reached 44.7 GB/s in the same test. Both ratios are shown.
+     */
+    private static final double QUOTED_BANDWIDTH = 48e9;
 
     public static void main(String[] args) throws Exception {
         int promptLength = 16;
@@ -58,16 +64,21 @@ public final class DecodeBenchmark {
             double batched = decodeTokensPerSecond(model, batch, promptLength, decodeSteps, random);
             System.out.printf(Locale.ROOT, "decode batch %d: %.1f tokens/s total (%.2fx batch 1)%n", batch, batched, batched / single);
             double ratio = single / bound;
+            double quotedBound = QUOTED_BANDWIDTH / weightBytes;
+            System.out.printf(Locale.ROOT, "against the issue's quoted 48 GB/s (bound %.1f tokens/s): batch 1 at %.2f%n",
+                    quotedBound, single / quotedBound);
             boolean met = ratio >= 0.45 && batched >= 4 * single;
+            boolean metQuoted = single / quotedBound >= 0.45 && batched >= 4 * single;
             System.out.printf(Locale.ROOT,
                     "{\"benchmark\":\"decode\",\"model\":\"random SmolLM-135M shape fp32 cpu\",\"threads\":%d,"
                             + "\"torch_threads\":%d,\"omp_wait_policy\":\"%s\","
                             + "\"memory_bandwidth_gb_s\":%.2f,\"weight_bytes_per_token\":%d,\"decode_bound_tok_s\":%.2f,"
                             + "\"prefill_tok_s\":%.2f,\"decode_b1_tok_s\":%.2f,\"decode_b%d_tok_s\":%.2f,"
-                            + "\"ratio_b1_to_bound\":%.3f,\"batch_speedup\":%.2f,"
-                            + "\"goal\":{\"ratio_b1_to_bound\":0.45,\"batch_speedup\":4.0},\"goal_met\":%s}%n",
+                            + "\"ratio_b1_to_bound\":%.3f,\"ratio_b1_to_quoted_48gb_s_bound\":%.3f,\"batch_speedup\":%.2f,"
+                            + "\"goal\":{\"ratio_b1_to_bound\":0.45,\"batch_speedup\":4.0},\"goal_met\":%s,"
+                            + "\"goal_met_against_quoted_bound\":%s}%n",
                     threads, torchThreads, waitPolicy, bandwidth / 1e9, weightBytes, bound, prefill, single, batch, batched, ratio,
-                    batched / single, met);
+                    single / quotedBound, batched / single, met, metQuoted);
         } finally {
             try (var files = Files.walk(dir)) {
                 files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
