@@ -102,6 +102,9 @@ public final class TrainingForward {
     private NDArray chunkedLossSum(NDManager m, NDArray hidden, long[] labels, long logitsPerBlock) {
         NDArray w = model.lmHead().weight(); // (vocab, hidden)
         long n = labels.length;
+        if (n == 0) {
+            return hidden.sum().mul(0); // nothing to predict: zero loss, zero gradient
+        }
         long rowsPerChunk = Math.max(1, logitsPerBlock / config.vocabSize());
         double loss = 0;
         NDList grads = new NDList();
@@ -110,16 +113,16 @@ public final class TrainingForward {
             for (long start = 0; start < n; start += rowsPerChunk) {
                 long end = Math.min(n, start + rowsPerChunk);
                 NDArray y = m.create(Arrays.copyOfRange(labels, (int) start, (int) end));
-                NDArray logits = model.logits(h.get(new NDIndex().addSliceDim(start, end))); // (rows, vocab)
-                NDArray logProbs = (wide ? logits : logits.toType(DataType.FLOAT32, false)).logSoftmax(-1);
-                loss -= logProbs.gather(y.reshape(end - start, 1), 1).sum().toType(DataType.FLOAT64, false).getDouble();
-                NDArray probs = logProbs.exp();
-                NDArray p = wide ? probs : probs.toType(w.getDataType(), false);
-                grads.add(p.matMul(w).sub(w.get(new NDIndex("{}", y)))); // (rows, hidden): (p - onehot(y)) W
-                logits.close();
-                logProbs.close();
-                probs.close();
-                p.close();
+                try (NDManager block = m.newSubManager()) {
+                    NDArray logits = model.logits(h.get(block, new NDIndex().addSliceDim(start, end))); // (rows, vocab)
+                    NDArray logProbs = (wide ? logits : logits.toType(DataType.FLOAT32, false)).logSoftmax(-1);
+                    loss -= logProbs.gather(y.reshape(end - start, 1), 1).sum().toType(DataType.FLOAT64, false).getDouble();
+                    NDArray probs = logProbs.exp();
+                    NDArray p = wide ? probs : probs.toType(w.getDataType(), false);
+                    NDArray g = p.matMul(w).sub(w.get(block, new NDIndex("{}", y))); // (rows, hidden): (p - onehot(y)) W
+                    g.attach(m);
+                    grads.add(g);
+                }
             }
         }
         NDArray grad = grads.size() == 1 ? grads.get(0) : NDArrays.concat(grads, 0); // (N, hidden), no graph
