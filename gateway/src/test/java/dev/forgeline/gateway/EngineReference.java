@@ -2,6 +2,7 @@ package dev.forgeline.gateway;
 
 import ai.djl.Device;
 import ai.djl.ndarray.types.DataType;
+import dev.forgeline.engine.SharedData;
 import dev.forgeline.engine.config.GenerationConfig;
 import dev.forgeline.engine.generate.Generation;
 import dev.forgeline.engine.generate.Generator;
@@ -10,7 +11,6 @@ import dev.forgeline.engine.model.CausalLm;
 import dev.forgeline.engine.tokenizer.ChatMessage;
 import dev.forgeline.engine.tokenizer.ChatTemplate;
 import dev.forgeline.engine.tokenizer.Tokenizer;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -45,18 +45,8 @@ final class EngineReference {
         return instance;
     }
 
-    /** {@code $FORGE_SHARED_DIR/models/stories260k}, else {@code shared/models/stories260k} above the working directory. */
     static Path modelDir() {
-        String shared = System.getenv("FORGE_SHARED_DIR");
-        if (shared != null && Files.isDirectory(Path.of(shared, "models", MODEL))) {
-            return Path.of(shared, "models", MODEL);
-        }
-        for (Path p = Path.of("").toAbsolutePath(); p != null; p = p.getParent()) {
-            if (Files.isDirectory(p.resolve("shared/models/" + MODEL))) {
-                return p.resolve("shared/models/" + MODEL);
-            }
-        }
-        throw new IllegalStateException("shared/models/" + MODEL + " not found; set FORGE_SHARED_DIR");
+        return SharedData.model(MODEL);
     }
 
     int[] chatPrompt(String user) {

@@ -1,5 +1,6 @@
 package dev.forgeline.trainer;
 
+import dev.forgeline.engine.SharedData;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,18 +21,9 @@ final class TinyTask {
 
     private TinyTask() {}
 
-    /** {@code $FORGE_SHARED_DIR/models}, else {@code shared/models} in the working directory or above it. */
+    /** The shared folder's {@code models/} (see {@link SharedData}). */
     static Path modelsDir() {
-        String shared = System.getenv("FORGE_SHARED_DIR");
-        if (shared != null && Files.isDirectory(Path.of(shared, "models", MODEL))) {
-            return Path.of(shared, "models").toAbsolutePath();
-        }
-        for (Path p = Path.of("").toAbsolutePath(); p != null; p = p.getParent()) {
-            if (Files.isDirectory(p.resolve("shared/models/" + MODEL))) {
-                return p.resolve("shared/models");
-            }
-        }
-        throw new IllegalStateException("shared/models/" + MODEL + " not found; set FORGE_SHARED_DIR");
+        return SharedData.root().resolve("models");
     }
 
     static Path modelDir() {

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 
+import dev.forgeline.engine.SharedData;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -139,7 +140,7 @@ class ChatTemplateTest {
 
     @Test
     void stories260kTemplate() {
-        ChatTemplate t = ChatTemplate.fromModelDir(SharedModels.stories260k());
+        ChatTemplate t = ChatTemplate.fromModelDir(SharedData.model("stories260k"));
         assertEquals("<s>Once upon a time", t.render(List.of(ChatMessage.user("Once upon a time")), true));
         // trim_blocks (as in transformers) eats the newline right after {% if not loop.last %}
         assertEquals("<s>Lily wentto the park",

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
+import dev.forgeline.engine.SharedData;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -22,7 +23,7 @@ import java.util.stream.IntStream;
 
 class TokenizerTest {
 
-    private static final Path MODEL = SharedModels.stories260k();
+    private static final Path MODEL = SharedData.model("stories260k");
     private static Tokenizer tokenizer;
     private static JsonNode reference;
 
