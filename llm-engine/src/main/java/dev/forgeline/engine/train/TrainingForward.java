@@ -93,11 +93,16 @@ public final class TrainingForward {
      * Under autograd, N x vocab logits cost four arrays that size (logits, log-softmax, and
      * their gradients): 200 MB each for 1024 tokens of a 49k vocabulary, freshly paged in on
      * every step. With lm_head frozen the head needs no graph, only dL/dh = (softmax(h W^T) -
-     * onehot(y)) W, which blocks of rows compute in cache-sized pieces without recording. The
-     * returned scalar has the loss as its value and, through the term sum(h * dL/dh) minus its
-     * own detached value, that gradient for the trunk.
+     * onehot(y)) W, which blocks of rows compute without recording. The returned scalar has the
+     * loss as its value and, through the term sum(h * dL/dh) minus its own detached value, that
+     * gradient for the trunk.
+     *
+     * Each block reads all of W twice, so blocks want many rows (a 21-row block made the head
+     * GEMMs skinny and a LoRA step of the benchmark 10-15% slower), but the block's logits must
+     * stay under glibc's 32 MB mmap ceiling: larger ones are mapped and unmapped on every block,
+     * and paged in afresh. 16 MB is 85 rows of a 49k vocabulary.
      */
-    private static final long CHUNK_LOGITS = 1L << 20; // logits per block of rows: 4 MB in float32
+    private static final long CHUNK_LOGITS = 1L << 22; // logits per block of rows: 16 MB in float32
 
     private NDArray chunkedLossSum(NDManager m, NDArray hidden, long[] labels, long logitsPerBlock) {
         NDArray w = model.lmHead().weight(); // (vocab, hidden)
