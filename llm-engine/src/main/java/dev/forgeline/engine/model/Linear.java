@@ -31,6 +31,7 @@ public final class Linear {
     private NDArray transposed; // (in, out) view of weight for inference, made on first use
     private NDArray blocks; // (out / BLOCK, in, BLOCK) view of weight for few-row inputs, made on first use
     private final Map<String, LoraAdapter> adapters = new LinkedHashMap<>();
+    private LoraStack stack; // the adapters as one low-rank product, made on first use
 
     public Linear(List<String> names, long[] outSizes, NDArray weight, NDArray bias) {
         if (names.size() != outSizes.length) {
@@ -81,24 +82,35 @@ public final class Linear {
 
     /** x (..., in) -> (..., out). */
     public NDArray forward(NDArray x) {
-        if (adapters.isEmpty() && !JniUtils.isGradMode()) {
-            return inference(x);
-        }
-        NDArray y = ai.djl.nn.core.Linear.linear(x, weight, bias).singletonOrThrow();
         if (adapters.isEmpty()) {
-            return y;
+            return JniUtils.isGradMode()
+                    ? ai.djl.nn.core.Linear.linear(x, weight, bias).singletonOrThrow()
+                    : inference(x);
         }
-        if (names.size() == 1) {
-            return y.add(adapters.values().iterator().next().delta(x));
+        // x W^T + b + delta as one addmm (beta = 1), which adds delta while writing the product
+        // instead of in another pass over (N, out).
+        Shape shape = x.getShape();
+        NDArray rows = x.reshape(-1, inFeatures()); // (N, in)
+        NDArray delta = stack().delta(rows); // (N, out)
+        if (bias != null) {
+            delta = delta.add(bias);
         }
-        int axis = y.getShape().dimension() - 1;
-        NDList parts = y.split(offsets, axis);
-        NDList summed = new NDList(parts.size());
-        for (int i = 0; i < parts.size(); i++) {
-            LoraAdapter adapter = adapters.get(names.get(i));
-            summed.add(adapter == null ? parts.get(i) : parts.get(i).add(adapter.delta(x)));
+        NDArray y = ai.djl.nn.core.Linear.linear(rows, weight, delta).singletonOrThrow();
+        return y.reshape(shape.slice(0, shape.dimension() - 1).add(outFeatures()));
+    }
+
+    private LoraStack stack() {
+        if (stack == null) {
+            stack = new LoraStack(names.stream().map(adapters::get).toList(), outSizes);
         }
-        return NDArrays.concat(summed, axis);
+        return stack;
+    }
+
+    private void dropStack() {
+        if (stack != null) {
+            stack.close();
+            stack = null;
+        }
     }
 
     /*
@@ -157,9 +169,11 @@ public final class Linear {
                     + adapter.b().getShape() + "; the projection maps " + inFeatures() + " -> " + outSizes[i]);
         }
         adapters.put(name, adapter);
+        dropStack();
     }
 
     public LoraAdapter detach(String name) {
+        dropStack();
         return adapters.remove(name);
     }
 
@@ -198,6 +212,7 @@ public final class Linear {
             dropViews();
             sharedWeight = false;
         }
+        dropStack();
         adapters.clear();
     }
 

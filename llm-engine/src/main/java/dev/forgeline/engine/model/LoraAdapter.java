@@ -50,18 +50,13 @@ public final class LoraAdapter {
         return new LoraAdapter(a, b, alpha, dropout);
     }
 
-    /** The update for input x (..., in) -> (..., out). */
-    public NDArray delta(NDArray x) {
-        return Linear.linear(low(x), b).singletonOrThrow();
-    }
-
     /**
      * The scaled low-rank code {@code (alpha / r) A dropout(x)}: (..., in) -> (..., r). The scale
      * goes on this narrow array rather than on the (..., out) update.
      */
     NDArray low(NDArray x) {
         NDArray h = x;
-        if (training && dropout > 0) {
+        if (dropsOut()) {
             h = x.getNDArrayInternal().dropout(x, dropout, true).singletonOrThrow();
         }
         return Linear.linear(h, a).singletonOrThrow().mul(scale);
@@ -76,6 +71,11 @@ public final class LoraAdapter {
     public void setTrainable(boolean trainable) {
         a.setRequiresGradient(trainable);
         b.setRequiresGradient(trainable);
+    }
+
+    /** Whether {@link #low} draws a dropout mask now. */
+    boolean dropsOut() {
+        return training && dropout > 0;
     }
 
     /** Dropout applies only while training. */

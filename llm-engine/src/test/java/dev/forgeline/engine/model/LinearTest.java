@@ -63,4 +63,36 @@ class LinearTest {
             assertTrue(maxDiff < 1e-4, "max |adapted - merged| = " + maxDiff);
         }
     }
+    /**
+     * While training with dropout each adapter draws its own mask, so the adapters run apart:
+     * one that drops everything (p = 1) must add nothing, its neighbour exactly its update.
+     */
+    @org.junit.jupiter.api.Test
+    void withDropoutEachAdapterKeepsItsOwnColumns() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            m.getEngine().setRandomSeed(9);
+            NDArray weight = m.randomNormal(new Shape(64 + 32 + 32, 48));
+            Linear linear = new Linear(List.of("q_proj", "k_proj", "v_proj"), new long[] {64, 32, 32}, weight, null);
+            LoraAdapter dropsAll = new LoraAdapter(m.randomNormal(new Shape(4, 48)), m.randomNormal(new Shape(32, 4)), 8, 1f);
+            LoraAdapter keeps = new LoraAdapter(m.randomNormal(new Shape(2, 48)), m.randomNormal(new Shape(64, 2)), 2, 0);
+            dropsAll.setTraining(true);
+            linear.attach("v_proj", dropsAll);
+            linear.attach("q_proj", keeps);
+            NDArray x = m.randomNormal(new Shape(2, 5, 48));
+
+            float[] training = linear.forward(x).toFloatArray();
+            float[] base = ai.djl.nn.core.Linear.linear(x, weight).singletonOrThrow().toFloatArray();
+            linear.detach("v_proj");
+            linear.mergeAdapters();
+            float[] qOnly = linear.forward(x).toFloatArray();
+            double maxDiff = 0;
+            double changed = 0;
+            for (int i = 0; i < qOnly.length; i++) {
+                maxDiff = Math.max(maxDiff, Math.abs(training[i] - qOnly[i]));
+                changed = Math.max(changed, Math.abs(training[i] - base[i]));
+            }
+            assertTrue(changed > 1e-2, "the kept adapter changes the output");
+            assertTrue(maxDiff < 1e-4, "max |training - base with q merged| = " + maxDiff);
+        }
+    }
 }
