@@ -114,7 +114,7 @@ class ResumeAfterKillIT {
         for (Map.Entry<Integer, Double> e : uninterrupted.entrySet()) {
             worst = Math.max(worst, Math.abs(e.getValue() - interrupted.get(e.getKey())));
         }
-        System.out.printf("resume IT: killed after checkpoint %s, resumed from step %d, max |loss diff| %.2e%n",
+        System.out.printf("resume IT: killed once checkpoint %s was reported (more may be saved before the kill lands), resumed from step %d, max |loss diff| %.2e%n",
                 checkpointed.checkpoint(), from, worst);
         assertTrue(worst <= 1e-4, "per-step losses differ from the uninterrupted run by " + worst);
 
