@@ -30,6 +30,8 @@ public final class Linear {
     private boolean sharedWeight; // weight belongs to someone else (a tied lm_head's embedding): never freed here
     private NDArray transposed; // (in, out) view of weight for inference, made on first use
     private NDArray blocks; // (out / BLOCK, in, BLOCK) view of weight for few-row inputs, made on first use
+    private NDArray perThread; // (threads, in, out / threads) view of weight for single-row inputs, made on first use
+    private boolean noPerThread; // that view does not apply: one thread, or out features that do not split evenly
     private final Map<String, LoraAdapter> adapters = new LinkedHashMap<>();
     private LoraStack stack; // the adapters as one low-rank product, made on first use
 
@@ -114,11 +116,13 @@ public final class Linear {
     }
 
     /*
-     * MKL's fp32 GEMM, which libtorch calls on CPU, is slow for 4 to 15 input rows: measured
-     * here on lm_head of a 135M model (576 -> 49152), 8 rows cost 3x one row while 16 rows
-     * cost 2x. The same product cut into blocks of 64 output features runs as a batched
-     * matmul of small GEMMs that stream the weight once; batch-8 decode of that model got
-     * about 15% faster. One row and 16 or more keep the plain matmul, which is faster there.
+     * MKL's fp32 GEMM, which libtorch calls on CPU, is slow for few input rows. One row goes
+     * to a single-threaded GEMV: measured here (AMD EPYC, 2 cores) at 17-20 GB/s on every
+     * projection of a 135M model, while the same product cut into one block of output features
+     * per thread runs as a batched matmul that torch spreads over the threads, at 24-35 GB/s;
+     * a whole decode step's matmuls went from 33 to 17-22 ms. For 4 to 15 rows, blocks of 64
+     * features did best (lm_head of that model: 8 rows cost 3x one row with the plain GEMM,
+     * 16 rows 2x). 16 rows and more keep the plain matmul.
      */
     private static final long BLOCK = 64;
     private static final long FEW_ROWS_MIN = 4;
@@ -126,15 +130,19 @@ public final class Linear {
 
     /*
      * Inference reads cached views of the weight: W^T, which nn.Linear would otherwise build
-     * with one more native call per projection and token, and the 64-feature blocks. They are
+     * with one more native call per projection and token, and the blocked views. They are
      * made outside autograd, so training (which records a graph) takes the plain path.
      */
     private NDArray inference(NDArray x) {
         Shape shape = x.getShape();
         long in = shape.tail();
         long rows = shape.size() / in;
-        if (rows >= FEW_ROWS_MIN && rows <= FEW_ROWS_MAX && outFeatures() % BLOCK == 0
-                && weight.getDataType() == DataType.FLOAT32 && "cpu".equals(weight.getDevice().getDeviceType())) {
+        boolean cpuFloat32 = weight.getDataType() == DataType.FLOAT32 && "cpu".equals(weight.getDevice().getDeviceType());
+        if (rows == 1 && cpuFloat32 && perThread() != null) {
+            NDArray y = x.matMul(perThread).reshape(shape.slice(0, shape.dimension() - 1).add(outFeatures()));
+            return bias == null ? y : y.add(bias);
+        }
+        if (rows >= FEW_ROWS_MIN && rows <= FEW_ROWS_MAX && outFeatures() % BLOCK == 0 && cpuFloat32) {
             return blockwise(x.reshape(rows, in)).reshape(shape.slice(0, shape.dimension() - 1).add(outFeatures()));
         }
         if (transposed == null) {
@@ -142,6 +150,25 @@ public final class Linear {
         }
         NDArray y = x.matMul(transposed);
         return bias == null ? y : y.add(bias);
+    }
+
+    /**
+     * The per-thread view, or null where it does not apply (one thread, or out features that
+     * do not split evenly). x (..., 1, in) times it is (threads, 1, out / threads): y in order.
+     */
+    private NDArray perThread() {
+        if (perThread == null && !noPerThread) {
+            int threads = JniUtils.getNumThreads();
+            long out = outFeatures();
+            if (threads < 2 || out % threads != 0) {
+                noPerThread = true;
+                return null;
+            }
+            NDArray stacked = weight.reshape(threads, out / threads, inFeatures());
+            perThread = stacked.transpose(0, 2, 1);
+            stacked.close(); // a view: closing the handle leaves the storage to the weight
+        }
+        return perThread;
     }
 
     /** x (rows, in) -> (rows, out) as (out / 64) matmuls of (rows, in) x (in, 64). */
@@ -260,6 +287,11 @@ public final class Linear {
     }
 
     private void dropViews() {
+        if (perThread != null) {
+            perThread.close();
+            perThread = null;
+        }
+        noPerThread = false;
         if (blocks != null) {
             blocks.close();
             blocks = null;
