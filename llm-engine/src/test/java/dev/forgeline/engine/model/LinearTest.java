@@ -95,4 +95,37 @@ class LinearTest {
             assertTrue(maxDiff < 1e-4, "max |training - base with q merged| = " + maxDiff);
         }
     }
+    /**
+     * With two intra-op threads one row multiplies by a per-thread view of the weight (the
+     * module's tests otherwise run one thread, where that path is off). It must give x W^T + b,
+     * and an output width that does not split evenly must fall back to the plain product.
+     */
+    @ParameterizedTest(name = "{0} output features")
+    @ValueSource(ints = {192, 63})
+    void oneRowOnTwoThreadsEqualsTheDenseProduct(int out) {
+        int threads = ai.djl.pytorch.jni.JniUtils.getNumThreads();
+        ai.djl.pytorch.jni.JniUtils.setNumThreads(2);
+        try (NDManager m = NDManager.newBaseManager()) {
+            m.getEngine().setRandomSeed(10);
+            NDArray weight = m.randomNormal(new Shape(out, 80));
+            NDArray bias = m.randomNormal(new Shape(out));
+            Linear linear = new Linear(List.of("o_proj"), new long[] {out}, weight, bias);
+            NDArray x = m.randomNormal(new Shape(1, 1, 80));
+
+            NDArray y;
+            try (NoGradient ignored = NoGradient.enter()) {
+                y = linear.forward(x);
+            }
+            float[] expected = ai.djl.nn.core.Linear.linear(x, weight, bias).singletonOrThrow().toFloatArray();
+            float[] actual = y.toFloatArray();
+            double maxDiff = 0;
+            for (int o = 0; o < out; o++) {
+                maxDiff = Math.max(maxDiff, Math.abs(actual[o] - expected[o]));
+            }
+            assertTrue(y.getShape().equals(new Shape(1, 1, out)), "shape " + y.getShape());
+            assertTrue(maxDiff < 1e-5, "max |per-thread - dense| = " + maxDiff);
+        } finally {
+            ai.djl.pytorch.jni.JniUtils.setNumThreads(threads);
+        }
+    }
 }
