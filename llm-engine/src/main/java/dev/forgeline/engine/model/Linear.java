@@ -31,7 +31,7 @@ public final class Linear {
     private NDArray transposed; // (in, out) view of weight for inference, made on first use
     private NDArray blocks; // (out / BLOCK, in, BLOCK) view of weight for few-row inputs, made on first use
     private NDArray perThread; // (threads, in, out / threads) view of weight for single-row inputs, made on first use
-    private boolean noPerThread; // that view does not apply: one thread, or out features that do not split evenly
+    private boolean noPerThread; // that view does not apply: one thread, uneven split, or not float32 on CPU
     private final Map<String, LoraAdapter> adapters = new LinkedHashMap<>();
     private LoraStack stack; // the adapters as one low-rank product, made on first use
 
@@ -137,12 +137,11 @@ public final class Linear {
         Shape shape = x.getShape();
         long in = shape.tail();
         long rows = shape.size() / in;
-        boolean cpuFloat32 = weight.getDataType() == DataType.FLOAT32 && "cpu".equals(weight.getDevice().getDeviceType());
-        if (rows == 1 && cpuFloat32 && perThread() != null) {
+        if (rows == 1 && perThread() != null) {
             NDArray y = x.matMul(perThread).reshape(shape.slice(0, shape.dimension() - 1).add(outFeatures()));
             return bias == null ? y : y.add(bias);
         }
-        if (rows >= FEW_ROWS_MIN && rows <= FEW_ROWS_MAX && outFeatures() % BLOCK == 0 && cpuFloat32) {
+        if (rows >= FEW_ROWS_MIN && rows <= FEW_ROWS_MAX && outFeatures() % BLOCK == 0 && cpuFloat32()) {
             return blockwise(x.reshape(rows, in)).reshape(shape.slice(0, shape.dimension() - 1).add(outFeatures()));
         }
         if (transposed == null) {
@@ -152,15 +151,21 @@ public final class Linear {
         return bias == null ? y : y.add(bias);
     }
 
+    /** The blocked views are tuned for MKL's fp32 kernels. */
+    private boolean cpuFloat32() {
+        return weight.getDataType() == DataType.FLOAT32 && "cpu".equals(weight.getDevice().getDeviceType());
+    }
+
     /**
-     * The per-thread view, or null where it does not apply (one thread, or out features that
-     * do not split evenly). x (..., 1, in) times it is (threads, 1, out / threads): y in order.
+     * The per-thread view, or null where it does not apply (one thread, out features that do
+     * not split evenly, or not float32 on CPU). x (..., 1, in) times it is (threads, 1,
+     * out / threads): y in order.
      */
     private NDArray perThread() {
         if (perThread == null && !noPerThread) {
             int threads = JniUtils.getNumThreads();
             long out = outFeatures();
-            if (threads < 2 || out % threads != 0) {
+            if (threads < 2 || out % threads != 0 || !cpuFloat32()) {
                 noPerThread = true;
                 return null;
             }

@@ -26,37 +26,34 @@ import java.util.List;
 final class LoraStack implements AutoCloseable {
 
     private final LoraAdapter[] adapters; // slice order; null where a slice has no adapter
-    private final NDManager constants; // scale and zero blocks: constants of the graph
+    private final long[] before; // per slice: columns of its block row of B left of its adapter's
+    private final long total; // R
+    private final NDManager constants; // scale and zero rows: constants of the graph
     private final NDArray scale; // (R)
-    private final NDArray[][] zeros; // per slice: {left, right} of B in its block row, or {whole row}
-    private final boolean stacked; // several slices: B is block-diagonal
+    private final NDArray[] absent; // per slice without an adapter: its zero rows (out_i, R)
 
     LoraStack(List<LoraAdapter> slices, long[] outSizes) {
         this.adapters = slices.toArray(new LoraAdapter[0]);
         LoraAdapter any = slices.stream().filter(a -> a != null).findFirst().orElseThrow();
         this.constants = any.a().getManager().newSubManager();
-        long total = 0;
-        for (LoraAdapter a : adapters) {
-            total += a == null ? 0 : a.rank();
+        this.before = new long[adapters.length];
+        long r = 0;
+        for (int i = 0; i < adapters.length; i++) {
+            before[i] = r;
+            r += adapters[i] == null ? 0 : adapters[i].rank();
         }
+        this.total = r;
         float[] scales = new float[(int) total];
-        this.zeros = new NDArray[adapters.length][];
-        long before = 0;
+        this.absent = new NDArray[adapters.length];
         for (int i = 0; i < adapters.length; i++) {
             LoraAdapter a = adapters[i];
             if (a == null) {
-                zeros[i] = new NDArray[] {constants.zeros(new Shape(outSizes[i], total), any.b().getDataType())};
-                continue;
+                absent[i] = constants.zeros(new Shape(outSizes[i], total), any.b().getDataType());
+            } else {
+                Arrays.fill(scales, (int) before[i], (int) (before[i] + a.rank()), a.scaleValue());
             }
-            Arrays.fill(scales, (int) before, (int) (before + a.rank()), a.scaleValue());
-            long after = total - before - a.rank();
-            zeros[i] = new NDArray[] {
-                before == 0 ? null : constants.zeros(new Shape(outSizes[i], before), a.b().getDataType()),
-                after == 0 ? null : constants.zeros(new Shape(outSizes[i], after), a.b().getDataType())};
-            before += a.rank();
         }
         this.scale = constants.create(scales).toType(any.a().getDataType(), false);
-        this.stacked = adapters.length > 1;
     }
 
     /** x (N, in) -> (N, out): the sum of every slice's update, in its columns. */
@@ -87,33 +84,24 @@ final class LoraStack implements AutoCloseable {
         return ai.djl.nn.core.Linear.linear(x, stackedA).singletonOrThrow().mul(scale);
     }
 
-    /** (out, R) */
+    /** (out, R): each slice's B padded with zeros to its own columns. */
     private NDArray blockDiagonalB(NDManager step) {
-        if (!stacked) {
+        if (adapters.length == 1) {
             return adapters[0].b();
         }
         NDList rows = new NDList(adapters.length);
         for (int i = 0; i < adapters.length; i++) {
-            if (adapters[i] == null) {
-                rows.add(zeros[i][0]);
-                continue;
-            }
-            NDList row = new NDList(3);
-            if (zeros[i][0] != null) {
-                row.add(zeros[i][0]);
-            }
-            row.add(adapters[i].b());
-            if (zeros[i][1] != null) {
-                row.add(zeros[i][1]);
-            }
-            rows.add(row.size() == 1 ? row.get(0) : step(NDArrays.concat(row, 1), step));
+            LoraAdapter a = adapters[i];
+            rows.add(a == null
+                    ? absent[i]
+                    : step(a.b().pad(new Shape(before[i], total - before[i] - a.rank()), 0), step));
         }
         return step(NDArrays.concat(rows, 0), step);
     }
 
     /*
-     * A concat belongs to the manager of its first operand, here a model-lifetime array: moved
-     * to the step's manager it is freed with the step's other arrays instead of piling up.
+     * A concat or pad belongs to the manager of its first operand, here a model-lifetime array:
+     * moved to the step's manager it is freed with the step's other arrays instead of piling up.
      */
     private static NDArray step(NDArray array, NDManager step) {
         array.attach(step);

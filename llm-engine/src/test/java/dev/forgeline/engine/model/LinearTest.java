@@ -5,7 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.jni.JniUtils;
 import java.util.List;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -39,7 +41,7 @@ class LinearTest {
      * Adapters on some slices of a stacked projection, attached out of slice order: the output
      * must equal the merged weight's.
      */
-    @org.junit.jupiter.api.Test
+    @Test
     void adaptersOnSomeSlicesEqualTheirMergedWeight() {
         try (NDManager m = NDManager.newBaseManager()) {
             m.getEngine().setRandomSeed(8);
@@ -53,21 +55,18 @@ class LinearTest {
             float[] base = ai.djl.nn.core.Linear.linear(x, weight).singletonOrThrow().toFloatArray();
             linear.mergeAdapters();
             float[] merged = linear.forward(x).toFloatArray();
-            double maxDiff = 0;
-            double changed = 0;
-            for (int i = 0; i < merged.length; i++) {
-                maxDiff = Math.max(maxDiff, Math.abs(adapted[i] - merged[i]));
-                changed = Math.max(changed, Math.abs(adapted[i] - base[i]));
-            }
+            double maxDiff = maxDiff(adapted, merged);
+            double changed = maxDiff(adapted, base);
             assertTrue(changed > 1e-2, "the adapters change the output");
             assertTrue(maxDiff < 1e-4, "max |adapted - merged| = " + maxDiff);
         }
     }
+
     /**
      * While training with dropout each adapter draws its own mask, so the adapters run apart:
      * one that drops everything (p = 1) must add nothing, its neighbour exactly its update.
      */
-    @org.junit.jupiter.api.Test
+    @Test
     void withDropoutEachAdapterKeepsItsOwnColumns() {
         try (NDManager m = NDManager.newBaseManager()) {
             m.getEngine().setRandomSeed(9);
@@ -85,16 +84,13 @@ class LinearTest {
             linear.detach("v_proj");
             linear.mergeAdapters();
             float[] qOnly = linear.forward(x).toFloatArray();
-            double maxDiff = 0;
-            double changed = 0;
-            for (int i = 0; i < qOnly.length; i++) {
-                maxDiff = Math.max(maxDiff, Math.abs(training[i] - qOnly[i]));
-                changed = Math.max(changed, Math.abs(training[i] - base[i]));
-            }
+            double maxDiff = maxDiff(training, qOnly);
+            double changed = maxDiff(training, base);
             assertTrue(changed > 1e-2, "the kept adapter changes the output");
             assertTrue(maxDiff < 1e-4, "max |training - base with q merged| = " + maxDiff);
         }
     }
+
     /**
      * With two intra-op threads one row multiplies by a per-thread view of the weight (the
      * module's tests otherwise run one thread, where that path is off). It must give x W^T + b,
@@ -103,8 +99,8 @@ class LinearTest {
     @ParameterizedTest(name = "{0} output features")
     @ValueSource(ints = {192, 63})
     void oneRowOnTwoThreadsEqualsTheDenseProduct(int out) {
-        int threads = ai.djl.pytorch.jni.JniUtils.getNumThreads();
-        ai.djl.pytorch.jni.JniUtils.setNumThreads(2);
+        int threads = JniUtils.getNumThreads();
+        JniUtils.setNumThreads(2);
         try (NDManager m = NDManager.newBaseManager()) {
             m.getEngine().setRandomSeed(10);
             NDArray weight = m.randomNormal(new Shape(out, 80));
@@ -117,15 +113,19 @@ class LinearTest {
                 y = linear.forward(x);
             }
             float[] expected = ai.djl.nn.core.Linear.linear(x, weight, bias).singletonOrThrow().toFloatArray();
-            float[] actual = y.toFloatArray();
-            double maxDiff = 0;
-            for (int o = 0; o < out; o++) {
-                maxDiff = Math.max(maxDiff, Math.abs(actual[o] - expected[o]));
-            }
+            double maxDiff = maxDiff(y.toFloatArray(), expected);
             assertTrue(y.getShape().equals(new Shape(1, 1, out)), "shape " + y.getShape());
             assertTrue(maxDiff < 1e-5, "max |per-thread - dense| = " + maxDiff);
         } finally {
-            ai.djl.pytorch.jni.JniUtils.setNumThreads(threads);
+            JniUtils.setNumThreads(threads);
         }
+    }
+
+    private static double maxDiff(float[] a, float[] b) {
+        double max = 0;
+        for (int i = 0; i < a.length; i++) {
+            max = Math.max(max, Math.abs(a[i] - b[i]));
+        }
+        return max;
     }
 }
