@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import dev.forgeline.engine.model.CausalLm;
+import dev.forgeline.engine.model.CpuDecodeKernel;
 import dev.forgeline.engine.model.KvCache;
 import dev.forgeline.engine.model.NoGradient;
 import dev.forgeline.engine.model.Step;
@@ -26,6 +27,7 @@ public final class BatchDecoder implements AutoCloseable {
     private final int limit; // positions a row may hold
     private final Sequence[] rows;
     private int active;
+    private CpuDecodeKernel kernel; // decode steps of a few rows on float32 CPU models, made on first use
 
     /**
      * @param capacity sequences decoded together at most
@@ -74,17 +76,7 @@ public final class BatchDecoder implements AutoCloseable {
         if (n == 0) {
             return List.of();
         }
-        float[] logits;
-        try (NoGradient ignored = NoGradient.enter(); NDManager m = model.manager().newSubManager()) {
-            List<int[]> last = new ArrayList<>(n);
-            for (int b = 0; b < n; b++) {
-                last.add(new int[] {rows[b].lastToken()});
-            }
-            NDArray tokens = model.tokens(m, last, 1, 0); // (n, 1)
-            Step step = Step.cached(m, model, cache, 0, n, 1);
-            NDArray hidden = model.hidden(tokens, step); // (n, 1, hidden)
-            logits = toFloats(model.logitsAt(hidden, step, new int[n])); // (n * vocab)
-        }
+        float[] logits = CpuDecodeKernel.handles(model, n) ? kernelStep(n) : tensorStep(n); // (n * vocab)
         int vocab = model.config().vocabSize();
         List<Sequence> finished = new ArrayList<>();
         for (int b = 0; b < n; b++) {
@@ -101,6 +93,30 @@ public final class BatchDecoder implements AutoCloseable {
             release(s);
         }
         return finished;
+    }
+
+    private float[] kernelStep(int n) {
+        if (kernel == null) {
+            kernel = new CpuDecodeKernel(model);
+        }
+        int[] last = new int[n];
+        for (int b = 0; b < n; b++) {
+            last[b] = rows[b].lastToken();
+        }
+        return kernel.step(cache, last, n);
+    }
+
+    private float[] tensorStep(int n) {
+        try (NoGradient ignored = NoGradient.enter(); NDManager m = model.manager().newSubManager()) {
+            List<int[]> last = new ArrayList<>(n);
+            for (int b = 0; b < n; b++) {
+                last.add(new int[] {rows[b].lastToken()});
+            }
+            NDArray tokens = model.tokens(m, last, 1, 0); // (n, 1)
+            Step step = Step.cached(m, model, cache, 0, n, 1);
+            NDArray hidden = model.hidden(tokens, step); // (n, 1, hidden)
+            return toFloats(model.logitsAt(hidden, step, new int[n])); // (n * vocab)
+        }
     }
 
     /** Cancels a sequence (finish reason stop unless it had one) and frees its row. */
@@ -158,6 +174,9 @@ public final class BatchDecoder implements AutoCloseable {
 
     @Override
     public void close() {
+        if (kernel != null) {
+            kernel.close();
+        }
         cache.close();
     }
 }

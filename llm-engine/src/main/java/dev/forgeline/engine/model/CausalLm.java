@@ -238,6 +238,16 @@ public final class CausalLm implements AutoCloseable {
         return l;
     }
 
+    /** Whether any projection carries an adapter that is not merged into its weight. */
+    public boolean hasAdapters() {
+        for (Linear l : projections.values()) {
+            if (!l.adapters().isEmpty()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** HF module names of every projection LoRA may target, e.g. model.layers.0.self_attn.q_proj. */
     public List<String> projectionNames() {
         return List.copyOf(projections.keySet());

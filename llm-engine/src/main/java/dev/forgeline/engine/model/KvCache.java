@@ -104,6 +104,21 @@ public final class KvCache implements AutoCloseable {
                 new long[] {step.rowStart() + step.batch(), kvHeads, step.keyLength()});
     }
 
+    /** Layer l's keys, (rows, kv_heads, hd, allocated): replaced by a new array when the storage grows. */
+    NDArray keys(int layer) {
+        return keys[layer];
+    }
+
+    /** Layer l's values, (rows, kv_heads, allocated, hd). */
+    NDArray values(int layer) {
+        return values[layer];
+    }
+
+    /** Positions the arrays hold now (their last axis for keys, the third for values). */
+    int allocated() {
+        return allocated;
+    }
+
     /** Copies row {@code from} into row {@code to} (keys, values and length), to keep rows packed. */
     public void moveRow(int from, int to) {
         if (from == to) {

@@ -151,6 +151,21 @@ public final class Linear {
         return bias == null ? y : y.add(bias);
     }
 
+    /**
+     * rows (n, in) W^T without the bias, for {@link CpuDecodeKernel}, which reads the values in
+     * place: (threads, n, out / threads) through the per-thread view, else (n, out). For a few
+     * rows this also edges out the 64-feature blocks, as nothing copies the blocks back to (n, out).
+     */
+    NDArray timesWeight(NDArray rows) {
+        if (perThread() != null) {
+            return rows.matMul(perThread);
+        }
+        if (transposed == null) {
+            transposed = weight.transpose();
+        }
+        return rows.matMul(transposed);
+    }
+
     /** The blocked views are tuned for MKL's fp32 kernels. */
     private boolean cpuFloat32() {
         return weight.getDataType() == DataType.FLOAT32 && "cpu".equals(weight.getDevice().getDeviceType());

@@ -1,0 +1,352 @@
+package dev.forgeline.engine.model;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.ndarray.types.SparseFormat;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.engine.PtNDManager;
+import ai.djl.pytorch.jni.JniUtils;
+import dev.forgeline.engine.config.ModelConfig;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.Map;
+
+/**
+ * One decode step (one new token for each of a few cached sequences) on CPU in float32, the
+ * same math as {@link CausalLm#hidden} and {@link CausalLm#logitsAt} on a cached {@link Step},
+ * split differently between Java and libtorch.
+ *
+ * <p>Why: a token of a small model costs 40 native calls per layer through DJL, and only four of
+ * them (q|k|v, o, gate|up, down) move much data; the others (norms, rotary, the attention over
+ * the cache, SwiGLU, residuals) work on vectors of a few hundred floats, where the call costs
+ * more than the arithmetic. Here the weight products still run in libtorch, whose kernels read
+ * the weights at memory speed, and everything between them runs on Java arrays. Activations
+ * cross over through a direct buffer that a tensor wraps without copying, and the cache and the
+ * norm weights are read and written in place through views of their tensors' memory.
+ *
+ * <p>Applies to float32 CPU models without unmerged LoRA adapters, for up to
+ * {@link #MAX_ROWS} sequences; {@code BatchDecoder} takes the tensor path otherwise. Not
+ * thread-safe: one decoder thread drives it.
+ */
+public final class CpuDecodeKernel implements AutoCloseable {
+
+    /** Beyond this many rows a batched tensor forward amortises its calls better. */
+    public static final int MAX_ROWS = 16;
+
+    private final CausalLm model;
+    private final int hidden;
+    private final int heads;
+    private final int kvHeads;
+    private final int groups;
+    private final int headDim;
+    private final int intermediate;
+    private final int vocab;
+    private final float eps;
+    private final float queryScale;
+    private final float[] inverseFrequencies;
+
+    private final NDManager manager; // owns the input tensors that wrap {@link #input}
+    private final ByteBuffer input; // activations handed to libtorch, (rows, width)
+    private final Map<Long, NDArray> inputs = new HashMap<>(); // (rows, width) -> tensor over input
+    private final Map<NDArray, FloatBuffer> views = new IdentityHashMap<>(); // tensor -> its memory
+
+    // Java-side activations, sized for MAX_ROWS.
+    private final float[] x; // residual stream (rows, hidden)
+    private final float[] normed; // (rows, hidden)
+    private final float[] qkv; // (rows, (heads + 2 kvHeads) * headDim)
+    private final float[] attended; // (rows, heads * headDim)
+    private final float[] projected; // (rows, hidden)
+    private final float[] gateUp; // (rows, 2 * intermediate)
+    private final float[] activated; // (rows, intermediate)
+    private float[] scores = new float[256];
+    private float[] keyBlock = new float[256 * 64];
+    private float[] valueBlock = new float[256 * 64];
+
+    public CpuDecodeKernel(CausalLm model) {
+        ModelConfig c = model.config();
+        this.model = model;
+        this.hidden = c.hiddenSize();
+        this.heads = c.numAttentionHeads();
+        this.kvHeads = c.numKeyValueHeads();
+        this.groups = c.queryGroups();
+        this.headDim = c.headDim();
+        this.intermediate = c.intermediateSize();
+        this.vocab = c.vocabSize();
+        this.eps = (float) c.rmsNormEps();
+        this.queryScale = (float) (1.0 / Math.sqrt(headDim));
+        this.inverseFrequencies = model.rotary().inverseFrequencies();
+        int qkvWidth = (heads + 2 * kvHeads) * headDim;
+        int widest = Math.max(Math.max(hidden, heads * headDim), intermediate);
+        this.manager = model.manager().newSubManager();
+        this.input = ByteBuffer.allocateDirect(MAX_ROWS * widest * Float.BYTES).order(ByteOrder.nativeOrder());
+        this.x = new float[MAX_ROWS * hidden];
+        this.normed = new float[MAX_ROWS * hidden];
+        this.qkv = new float[MAX_ROWS * qkvWidth];
+        this.attended = new float[MAX_ROWS * heads * headDim];
+        this.projected = new float[MAX_ROWS * hidden];
+        this.gateUp = new float[MAX_ROWS * 2 * intermediate];
+        this.activated = new float[MAX_ROWS * intermediate];
+    }
+
+    /** Whether {@link #step} can decode {@code rows} sequences of this model. */
+    public static boolean handles(CausalLm model, int rows) {
+        if (rows < 1 || rows > MAX_ROWS || model.dataType() != DataType.FLOAT32
+                || !Device.Type.CPU.equals(model.device().getDeviceType())
+                || !(model.manager() instanceof PtNDManager)) {
+            return false;
+        }
+        return !model.hasAdapters();
+    }
+
+    /**
+     * Feeds {@code tokens[b]} to cache row b at position {@code cache.length(b)}, writing its key
+     * and value there, for rows [0, n). Lengths are left to the caller, as with {@link Step}.
+     *
+     * @return logits, (n, vocab) row-major
+     */
+    public float[] step(KvCache cache, int[] tokens, int n) {
+        try (NoGradient ignored = NoGradient.enter()) {
+            return forward(cache, tokens, n);
+        }
+    }
+
+    private float[] forward(KvCache cache, int[] tokens, int n) {
+        int maxLength = 0;
+        for (int b = 0; b < n; b++) {
+            maxLength = Math.max(maxLength, cache.length(b) + 1);
+        }
+        cache.ensure(maxLength);
+        FloatBuffer embedding = view(model.embedTokens());
+        for (int b = 0; b < n; b++) {
+            embedding.get(tokens[b] * hidden, x, b * hidden, hidden);
+        }
+        float[] cos = new float[n * headDim / 2];
+        float[] sin = new float[cos.length];
+        rotaryAngles(cache, n, cos, sin);
+        int l = 0;
+        for (DecoderLayer layer : model.layers()) {
+            attention(layer, l++, cache, n, cos, sin);
+            mlp(layer, n);
+        }
+        rmsNorm(model.norm(), n, normed);
+        float[] logits = new float[n * vocab];
+        project(model.lmHead(), n, normed, hidden, logits, vocab);
+        return logits;
+    }
+
+    /** x += o_proj(attention(rope(q), rope(k), v)) over each row's cache, new position included. */
+    private void attention(DecoderLayer layer, int l, KvCache cache, int n, float[] cos, float[] sin) {
+        Attention a = layer.attention();
+        rmsNorm(layer.inputNorm(), n, normed);
+        int qkvWidth = (heads + 2 * kvHeads) * headDim;
+        project(a.qkv(), n, normed, hidden, qkv, qkvWidth);
+        FloatBuffer keys = view(cache.keys(l)); // (rows, kvHeads, headDim, allocated)
+        FloatBuffer values = view(cache.values(l)); // (rows, kvHeads, allocated, headDim)
+        int allocated = cache.allocated();
+        int half = headDim / 2;
+        for (int b = 0; b < n; b++) {
+            int row = b * qkvWidth;
+            for (int h = 0; h < heads + kvHeads; h++) { // q heads, then k heads; v is not rotated
+                rotate(qkv, row + h * headDim, cos, sin, b * half, h < heads ? queryScale : 1f);
+            }
+            int position = cache.length(b);
+            int length = position + 1;
+            for (int h = 0; h < kvHeads; h++) {
+                int k = row + (heads + h) * headDim;
+                int v = row + (heads + kvHeads + h) * headDim;
+                int keyBase = (b * kvHeads + h) * headDim * allocated;
+                for (int d = 0; d < headDim; d++) {
+                    keys.put(keyBase + d * allocated + position, qkv[k + d]);
+                }
+                values.put(((b * kvHeads + h) * allocated + position) * headDim, qkv, v, headDim);
+                attendGroup(keys, keyBase, allocated, values, (b * kvHeads + h) * allocated * headDim, length,
+                        qkv, row + h * groups * headDim, attended, (b * heads + h * groups) * headDim);
+            }
+        }
+        project(a.output(), n, attended, heads * headDim, projected, hidden);
+        for (int i = 0; i < n * hidden; i++) {
+            x[i] += projected[i];
+        }
+    }
+
+    /**
+     * The {@code groups} query heads that share one kv head: softmax(q k^T) v over positions
+     * [0, length). q arrives rotated and scaled by 1/sqrt(hd).
+     */
+    private void attendGroup(FloatBuffer keys, int keyBase, int allocated, FloatBuffer values, int valueBase,
+            int length, float[] q, int qOffset, float[] out, int outOffset) {
+        if (scores.length < length) {
+            scores = new float[Math.max(length, 2 * scores.length)];
+        }
+        if (keyBlock.length < headDim * length) {
+            keyBlock = new float[Math.max(headDim * length, 2 * keyBlock.length)];
+            valueBlock = new float[keyBlock.length];
+        }
+        for (int d = 0; d < headDim; d++) { // keys are stored transposed: one row of positions per dim
+            keys.get(keyBase + d * allocated, keyBlock, d * length, length);
+        }
+        values.get(valueBase, valueBlock, 0, length * headDim);
+        for (int g = 0; g < groups; g++) {
+            int qg = qOffset + g * headDim;
+            java.util.Arrays.fill(scores, 0, length, 0f);
+            for (int d = 0; d < headDim; d++) {
+                float qd = q[qg + d];
+                int kd = d * length;
+                for (int s = 0; s < length; s++) {
+                    scores[s] += qd * keyBlock[kd + s];
+                }
+            }
+            float max = Float.NEGATIVE_INFINITY;
+            for (int s = 0; s < length; s++) {
+                max = Math.max(max, scores[s]);
+            }
+            float sum = 0f;
+            for (int s = 0; s < length; s++) {
+                float e = (float) Math.exp(scores[s] - max);
+                scores[s] = e;
+                sum += e;
+            }
+            int o = outOffset + g * headDim;
+            java.util.Arrays.fill(out, o, o + headDim, 0f);
+            for (int s = 0; s < length; s++) {
+                float p = scores[s] / sum;
+                int vs = s * headDim;
+                for (int d = 0; d < headDim; d++) {
+                    out[o + d] += p * valueBlock[vs + d];
+                }
+            }
+        }
+    }
+
+    /** x += down(silu(gate(norm(x))) * up(norm(x))). */
+    private void mlp(DecoderLayer layer, int n) {
+        Mlp m = layer.mlp();
+        rmsNorm(layer.postAttentionNorm(), n, normed);
+        project(m.gateUp(), n, normed, hidden, gateUp, 2 * intermediate);
+        for (int b = 0; b < n; b++) {
+            int gu = b * 2 * intermediate;
+            int act = b * intermediate;
+            for (int i = 0; i < intermediate; i++) {
+                float g = gateUp[gu + i];
+                activated[act + i] = g / (1f + (float) Math.exp(-g)) * gateUp[gu + intermediate + i];
+            }
+        }
+        project(m.down(), n, activated, intermediate, projected, hidden);
+        for (int i = 0; i < n * hidden; i++) {
+            x[i] += projected[i];
+        }
+    }
+
+    /** out = w * x / sqrt(mean(x^2) + eps), per row. */
+    private void rmsNorm(RmsNorm norm, int n, float[] out) {
+        FloatBuffer w = view(norm.weight());
+        for (int b = 0; b < n; b++) {
+            int o = b * hidden;
+            float squares = 0f;
+            for (int i = 0; i < hidden; i++) {
+                squares += x[o + i] * x[o + i];
+            }
+            float rms = (float) Math.sqrt(squares / hidden + eps);
+            for (int i = 0; i < hidden; i++) {
+                out[o + i] = x[o + i] / rms * w.get(i);
+            }
+        }
+    }
+
+    /** cos and sin of position * theta_i for each row's next position, as {@link RotaryEmbedding} rounds them. */
+    private void rotaryAngles(KvCache cache, int n, float[] cos, float[] sin) {
+        int half = headDim / 2;
+        for (int b = 0; b < n; b++) {
+            int position = cache.length(b);
+            for (int i = 0; i < half; i++) {
+                float angle = position * inverseFrequencies[i];
+                cos[b * half + i] = (float) Math.cos(angle);
+                sin[b * half + i] = (float) Math.sin(angle);
+            }
+        }
+    }
+
+    /** Hugging Face rotate_half: dimension i pairs with i + hd/2. */
+    private void rotate(float[] v, int o, float[] cos, float[] sin, int angle, float scale) {
+        int half = headDim / 2;
+        for (int i = 0; i < half; i++) {
+            float a = v[o + i];
+            float b = v[o + half + i];
+            float c = cos[angle + i] * scale;
+            float s = sin[angle + i] * scale;
+            v[o + i] = a * c - b * s;
+            v[o + half + i] = b * c + a * s;
+        }
+    }
+
+    /** dst (n, out) = src (n, in) W^T + bias, the product in libtorch. */
+    private void project(Linear linear, int n, float[] src, int in, float[] dst, int out) {
+        input.asFloatBuffer().put(src, 0, n * in);
+        NDArray y = linear.timesWeight(inputTensor(n, in));
+        try {
+            FloatBuffer result = JniUtils.getByteBuffer((PtNDArray) y, true).order(ByteOrder.nativeOrder()).asFloatBuffer();
+            Shape shape = n == 1 ? null : y.getShape(); // one row comes out in order either way
+            if (shape == null || shape.dimension() == 2) {
+                result.get(0, dst, 0, n * out);
+            } else { // (blocks, n, out / blocks): block t holds output features [t * width, (t + 1) * width)
+                int blocks = (int) shape.get(0);
+                int width = out / blocks;
+                for (int t = 0; t < blocks; t++) {
+                    for (int b = 0; b < n; b++) {
+                        result.get((t * n + b) * width, dst, b * out + t * width, width);
+                    }
+                }
+            }
+        } finally {
+            y.close();
+        }
+        NDArray bias = linear.bias();
+        if (bias != null) {
+            FloatBuffer bv = view(bias);
+            for (int b = 0; b < n; b++) {
+                for (int j = 0; j < out; j++) {
+                    dst[b * out + j] += bv.get(j);
+                }
+            }
+        }
+    }
+
+    /** A (n, width) tensor over the staging buffer. */
+    private NDArray inputTensor(int n, int width) {
+        return inputs.computeIfAbsent((long) n << 32 | width, key -> {
+            Shape shape = new Shape(n, width);
+            return JniUtils.createNdFromByteBuffer((PtNDManager) manager, input, shape, DataType.FLOAT32,
+                    SparseFormat.DENSE, Device.cpu());
+        });
+    }
+
+    /**
+     * The memory of a contiguous float32 tensor, without a copy. Kept per tensor object: a
+     * tensor that is replaced (a merged weight, a grown cache) is a new object and gets a new
+     * view, and writes through an old view never happen because lookups go by the live object.
+     */
+    private FloatBuffer view(NDArray array) {
+        FloatBuffer v = views.get(array);
+        if (v == null) {
+            if (views.size() > 4096) {
+                views.clear(); // views of freed tensors (caches of finished decoders) are never read again
+            }
+            v = JniUtils.getByteBuffer((PtNDArray) array, true).order(ByteOrder.nativeOrder()).asFloatBuffer();
+            views.put(array, v);
+        }
+        return v;
+    }
+
+    @Override
+    public void close() {
+        views.clear();
+        inputs.clear();
+        manager.close();
+    }
+}

@@ -1,0 +1,125 @@
+package dev.forgeline.engine.model;
+
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDManager;
+import ai.djl.pytorch.jni.JniUtils;
+import dev.forgeline.engine.config.ModelConfig;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The Java-side decode step must give the tensor path's logits and leave the same keys and
+ * values in the cache (later steps read what earlier ones wrote), for several rows of different
+ * lengths, on one thread and on two (where the products come back in per-thread blocks).
+ */
+class CpuDecodeKernelTest {
+
+    static Stream<Arguments> shapesAndThreads() {
+        List<Arguments> cases = new ArrayList<>();
+        for (int threads : new int[] {1, 2}) {
+            cases.add(Arguments.of("llama-gqa-untied", TinyModels.llamaGqaUntied(), threads));
+            cases.add(Arguments.of("qwen2-bias", TinyModels.qwen2Bias(), threads));
+            cases.add(Arguments.of("llama3-rope-scaling", TinyModels.llama3RopeScaling(), threads));
+            cases.add(Arguments.of("mistral-linear-rope", TinyModels.mistralLinear(), threads));
+        }
+        return cases.stream();
+    }
+
+    @ParameterizedTest(name = "{0}, {2} thread(s)")
+    @MethodSource("shapesAndThreads")
+    void decodesLikeTheTensorPath(String name, ModelConfig shape, int threads, @TempDir Path dir) {
+        ModelConfig config = shape.toBuilder().maxPositionEmbeddings(512).build();
+        Engine.getInstance(); // loads libtorch before the thread calls
+        int before = JniUtils.getNumThreads();
+        JniUtils.setNumThreads(threads); // before the first product: projections pick their views then
+        try (CausalLm model = TinyModels.write(dir, config, 5);
+                KvCache tensorCache = new KvCache(model.manager(), config, 3, 512, model.dataType());
+                KvCache kernelCache = new KvCache(model.manager(), config, 3, 512, model.dataType());
+                CpuDecodeKernel kernel = new CpuDecodeKernel(model)) {
+            int vocab = config.vocabSize();
+            // Row 0 crosses the cache's initial 256 positions while decoding, so the storage grows under the kernel.
+            int[][] prompts = {TinyModels.randomIds(250, vocab, 1), TinyModels.randomIds(9, vocab, 2),
+                    TinyModels.randomIds(2, vocab, 3)};
+            int n = prompts.length;
+            int[] next = new int[n];
+            for (int b = 0; b < n; b++) {
+                for (KvCache cache : new KvCache[] {tensorCache, kernelCache}) {
+                    prefill(model, cache, b, prompts[b]);
+                }
+                next[b] = prompts[b][prompts[b].length - 1];
+            }
+            assertTrue(CpuDecodeKernel.handles(model, n));
+            double maxDiff = 0;
+            double scale = 0;
+            for (int s = 0; s < 12; s++) {
+                float[] expected = tensorStep(model, tensorCache, next, n);
+                float[] actual = kernel.step(kernelCache, next, n);
+                for (int i = 0; i < expected.length; i++) {
+                    maxDiff = Math.max(maxDiff, Math.abs(expected[i] - actual[i]));
+                    scale = Math.max(scale, Math.abs(expected[i]));
+                }
+                for (int b = 0; b < n; b++) {
+                    tensorCache.setLength(b, tensorCache.length(b) + 1);
+                    kernelCache.setLength(b, kernelCache.length(b) + 1);
+                    next[b] = argmax(expected, b * vocab, vocab);
+                }
+            }
+            assertTrue(maxDiff < 1e-5, name + ": max |kernel - tensor path| = " + maxDiff);
+            assertTrue(scale > 0.5, "logit scale " + scale); // a 1e-5 comparison of near-zero logits would prove little
+        } finally {
+            JniUtils.setNumThreads(before);
+        }
+    }
+
+    @Test
+    void leavesAdaptersAndLargeBatchesToTheTensorPath(@TempDir Path dir) {
+        try (CausalLm model = TinyModels.write(dir, TinyModels.llamaGqaUntied(), 5)) {
+            assertTrue(CpuDecodeKernel.handles(model, CpuDecodeKernel.MAX_ROWS));
+            assertFalse(CpuDecodeKernel.handles(model, CpuDecodeKernel.MAX_ROWS + 1));
+            Linear qkv = model.projection("model.layers.0.self_attn.q_proj");
+            qkv.attach("q_proj", LoraAdapter.create(model.manager(), (int) qkv.inFeatures(),
+                    (int) qkv.outFeatures("q_proj"), 4, 8f, 0f, 1, model.dataType()));
+            assertFalse(CpuDecodeKernel.handles(model, 1), "an unmerged adapter is not in the weights the kernel reads");
+        }
+    }
+
+    private static void prefill(CausalLm model, KvCache cache, int row, int[] prompt) {
+        int t = prompt.length - 1; // the last prompt token is fed by the first decode step
+        try (NoGradient ignored = NoGradient.enter(); NDManager m = model.manager().newSubManager()) {
+            int[] head = java.util.Arrays.copyOf(prompt, t);
+            model.hidden(model.tokens(m, List.of(head), t, 0), Step.cached(m, model, cache, row, 1, t));
+        }
+        cache.setLength(row, t);
+    }
+
+    private static float[] tensorStep(CausalLm model, KvCache cache, int[] tokens, int n) {
+        try (NoGradient ignored = NoGradient.enter(); NDManager m = model.manager().newSubManager()) {
+            List<int[]> last = new ArrayList<>();
+            for (int b = 0; b < n; b++) {
+                last.add(new int[] {tokens[b]});
+            }
+            Step step = Step.cached(m, model, cache, 0, n, 1);
+            return model.logitsAt(model.hidden(model.tokens(m, last, 1, 0), step), step, new int[n]).toFloatArray();
+        }
+    }
+
+    private static int argmax(float[] v, int from, int length) {
+        int best = 0;
+        for (int i = 1; i < length; i++) {
+            if (v[from + i] > v[from + best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+}
