@@ -288,7 +288,7 @@ public final class CpuDecodeKernel implements AutoCloseable {
     /** dst (n, out) = src (n, in) W^T + bias, the product in libtorch. */
     private void project(Linear linear, int n, float[] src, int in, float[] dst, int out) {
         input.asFloatBuffer().put(src, 0, n * in);
-        NDArray y = linear.timesWeight(inputTensor(n, in));
+        NDArray y = linear.timesWeight(inputTensor(n, in), n);
         try {
             FloatBuffer result = JniUtils.getByteBuffer((PtNDArray) y, true).order(ByteOrder.nativeOrder()).asFloatBuffer();
             Shape shape = n == 1 ? null : y.getShape(); // one row comes out in order either way

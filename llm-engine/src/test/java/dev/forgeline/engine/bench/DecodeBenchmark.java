@@ -117,12 +117,12 @@ public final class DecodeBenchmark {
     }
 
     /*
-     * The decode loop reaches its steady speed only after about 200 steps here (a step took 57,
-     * 49, 44, 37, then 33 ms in successive rounds of 64): the JIT compiles the per-layer code
-     * once it has run some ten thousand times, and a step runs it about 60 times. A server
-     * lives in that steady state, so the first rounds only warm up. Step times then still vary
-     * by 10-20% between rounds on these shared machines; the best round counts, as for the
-     * bandwidth, and every round is printed.
+     * The decode loop reaches its steady speed only after its first round or two (a single-stream
+     * step took 28, then 22 ms in successive rounds of 64): the JIT compiles the step's Java code
+     * (the CPU decode kernel's loops) once it has run some thousands of times. A server lives in
+     * that steady state, so the first rounds only warm up. Step times then still vary by 10-20%
+     * between rounds on these shared machines; the best round counts, as for the bandwidth, and
+     * every round is printed.
      */
     private static final int WARMUP_ROUNDS = Integer.getInteger("bench.warmupRounds", 3);
     private static final int TIMED_ROUNDS = 4;

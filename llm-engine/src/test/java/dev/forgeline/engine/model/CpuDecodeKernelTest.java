@@ -19,8 +19,9 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * The Java-side decode step must give the tensor path's logits and leave the same keys and
- * values in the cache (later steps read what earlier ones wrote), for several rows of different
- * lengths, on one thread and on two (where the products come back in per-thread blocks).
+ * values in the cache (later steps read what earlier ones wrote), for four rows of different
+ * lengths, on one thread and on two. Four rows take the 64-feature blocks where the width
+ * divides, and on two threads the per-thread blocks elsewhere: both layouts are read back.
  */
 class CpuDecodeKernelTest {
 
@@ -43,13 +44,13 @@ class CpuDecodeKernelTest {
         int before = JniUtils.getNumThreads();
         JniUtils.setNumThreads(threads); // before the first product: projections pick their views then
         try (CausalLm model = TinyModels.write(dir, config, 5);
-                KvCache tensorCache = new KvCache(model.manager(), config, 3, 512, model.dataType());
-                KvCache kernelCache = new KvCache(model.manager(), config, 3, 512, model.dataType());
+                KvCache tensorCache = new KvCache(model.manager(), config, 4, 512, model.dataType());
+                KvCache kernelCache = new KvCache(model.manager(), config, 4, 512, model.dataType());
                 CpuDecodeKernel kernel = new CpuDecodeKernel(model)) {
             int vocab = config.vocabSize();
             // Row 0 crosses the cache's initial 256 positions while decoding, so the storage grows under the kernel.
             int[][] prompts = {TinyModels.randomIds(250, vocab, 1), TinyModels.randomIds(9, vocab, 2),
-                    TinyModels.randomIds(2, vocab, 3)};
+                    TinyModels.randomIds(2, vocab, 3), TinyModels.randomIds(5, vocab, 4)};
             int n = prompts.length;
             int[] next = new int[n];
             for (int b = 0; b < n; b++) {
