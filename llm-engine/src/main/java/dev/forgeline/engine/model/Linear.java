@@ -153,12 +153,13 @@ public final class Linear {
 
     /**
      * rows (n, in) W^T without the bias, for {@link CpuDecodeKernel}, which reads the values in
-     * place, so blocked products need no copy back to (n, out): (out / 64, n, 64) for 4 to 15
-     * rows (the blocks did 5-7% better than the per-thread view at 8 rows of a 135M model),
-     * (threads, n, out / threads) through the per-thread view, else (n, out).
+     * place, so blocked products need no copy back to (n, out): (out / 64, n, 64) from 4 rows
+     * (the kernel takes up to 16; against the per-thread view the blocks did 5-7% better at 8
+     * rows of a 135M model, and 86 vs 88-97 ms a step at 16), (threads, n, out / threads)
+     * through the per-thread view, else (n, out).
      */
     NDArray timesWeight(NDArray rows, int n) {
-        if (n >= FEW_ROWS_MIN && n <= FEW_ROWS_MAX && outFeatures() % BLOCK == 0 && cpuFloat32()) {
+        if (n >= FEW_ROWS_MIN && outFeatures() % BLOCK == 0 && cpuFloat32()) {
             return rows.matMul(blocks());
         }
         if (perThread() != null) {
