@@ -76,7 +76,7 @@ public final class BatchDecoder implements AutoCloseable {
         if (n == 0) {
             return List.of();
         }
-        float[] logits = CpuDecodeKernel.handles(model, n) ? kernelStep(n) : tensorStep(n); // (n * vocab)
+        float[] logits = CpuDecodeKernel.handles(model, cache, n) ? kernelStep(n) : tensorStep(n); // (n * vocab)
         int vocab = model.config().vocabSize();
         List<Sequence> finished = new ArrayList<>();
         for (int b = 0; b < n; b++) {

@@ -59,7 +59,7 @@ class CpuDecodeKernelTest {
                 }
                 next[b] = prompts[b][prompts[b].length - 1];
             }
-            assertTrue(CpuDecodeKernel.handles(model, n));
+            assertTrue(CpuDecodeKernel.handles(model, kernelCache, n));
             double maxDiff = 0;
             double scale = 0;
             for (int s = 0; s < 12; s++) {
@@ -84,13 +84,15 @@ class CpuDecodeKernelTest {
 
     @Test
     void leavesAdaptersAndLargeBatchesToTheTensorPath(@TempDir Path dir) {
-        try (CausalLm model = TinyModels.write(dir, TinyModels.llamaGqaUntied(), 5)) {
-            assertTrue(CpuDecodeKernel.handles(model, CpuDecodeKernel.MAX_ROWS));
-            assertFalse(CpuDecodeKernel.handles(model, CpuDecodeKernel.MAX_ROWS + 1));
+        ModelConfig config = TinyModels.llamaGqaUntied();
+        try (CausalLm model = TinyModels.write(dir, config, 5);
+                KvCache cache = new KvCache(model.manager(), config, CpuDecodeKernel.MAX_ROWS + 1, 64, model.dataType())) {
+            assertTrue(CpuDecodeKernel.handles(model, cache, CpuDecodeKernel.MAX_ROWS));
+            assertFalse(CpuDecodeKernel.handles(model, cache, CpuDecodeKernel.MAX_ROWS + 1));
             Linear qkv = model.projection("model.layers.0.self_attn.q_proj");
             qkv.attach("q_proj", LoraAdapter.create(model.manager(), (int) qkv.inFeatures(),
                     (int) qkv.outFeatures("q_proj"), 4, 8f, 0f, 1, model.dataType()));
-            assertFalse(CpuDecodeKernel.handles(model, 1), "an unmerged adapter is not in the weights the kernel reads");
+            assertFalse(CpuDecodeKernel.handles(model, cache, 1), "an unmerged adapter is not in the weights the kernel reads");
         }
     }
 
