@@ -26,7 +26,7 @@ public final class DecodeBenchmark {
 
     /*
      * The issue calibrates the bound with about 48 GB/s on these machines. The in-run probe has
-     * read from 35 to 69 GB/s on the same machine from one run to the next (a shared host), so
+     * read from 35 to 82 GB/s on the same machine from one run to the next (a shared host), so
      * the ratio against the quoted figure is shown too.
      */
     private static final double QUOTED_BANDWIDTH = 48e9;
