@@ -11,6 +11,8 @@ import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.djl.ndarray.types.DataType;
 import dev.forgeline.engine.SharedData;
 import dev.forgeline.engine.model.CausalLm;
+import dev.forgeline.engine.model.Linear;
+import dev.forgeline.engine.model.LoraAdapter;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -82,6 +84,26 @@ class BatchDecoderTest {
             assertArrayEquals(a.tokens(), s.tokens(), "sequence " + i);
             assertEquals(FinishReason.LENGTH, s.finishReason());
             assertEquals(budgets[i], s.tokens().length);
+        }
+    }
+
+    /**
+     * Steps go through the Java-side kernel unless an adapter is attached, when the tensor path
+     * takes them. A fresh LoRA adapter (B = 0) changes nothing, so both give the same tokens.
+     */
+    @Test
+    void anUnmergedAdapterSendsStepsThroughTheTensorPathWithTheSameResult() {
+        int[] prompt = encode("Once upon a time");
+        SamplingParams greedy = SamplingParams.builder().maxTokens(60).build();
+        try (CausalLm adapted = CausalLm.load(SharedData.model("stories260k"), Device.cpu(), DataType.FLOAT32)) {
+            int[] kernel = new Generator(adapted).generate(prompt, greedy).tokens();
+            Linear qkv = adapted.projection("model.layers.0.self_attn.q_proj");
+            qkv.attach("q_proj", LoraAdapter.create(adapted.manager(), (int) qkv.inFeatures(),
+                    (int) qkv.outFeatures("q_proj"), 4, 8f, 0f, 3, DataType.FLOAT32));
+            assertTrue(adapted.hasAdapters());
+            int[] tensor = new Generator(adapted).generate(prompt, greedy).tokens();
+            assertEquals(60, kernel.length);
+            assertArrayEquals(kernel, tensor);
         }
     }
 
