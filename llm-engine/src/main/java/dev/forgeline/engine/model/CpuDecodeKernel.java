@@ -52,7 +52,7 @@ public final class CpuDecodeKernel implements AutoCloseable {
     private final int vocab;
     private final float eps;
     private final float queryScale;
-    private final float[] inverseFrequencies;
+    private final int qkvWidth; // (heads + 2 kvHeads) * headDim
 
     private final NDManager manager; // owns the input tensors that wrap {@link #input}
     private final ByteBuffer input; // activations handed to libtorch, (rows, width)
@@ -83,8 +83,7 @@ public final class CpuDecodeKernel implements AutoCloseable {
         this.vocab = c.vocabSize();
         this.eps = (float) c.rmsNormEps();
         this.queryScale = (float) (1.0 / Math.sqrt(headDim));
-        this.inverseFrequencies = model.rotary().inverseFrequencies();
-        int qkvWidth = (heads + 2 * kvHeads) * headDim;
+        this.qkvWidth = (heads + 2 * kvHeads) * headDim;
         int widest = Math.max(Math.max(hidden, heads * headDim), intermediate);
         this.manager = model.manager().newSubManager();
         this.input = ByteBuffer.allocateDirect(MAX_ROWS * widest * Float.BYTES).order(ByteOrder.nativeOrder());
@@ -138,7 +137,9 @@ public final class CpuDecodeKernel implements AutoCloseable {
         }
         float[] cos = new float[n * headDim / 2];
         float[] sin = new float[cos.length];
-        rotaryAngles(cache, n, cos, sin);
+        for (int b = 0; b < n; b++) { // each row's next position
+            model.rotary().halfAngles(cache.length(b), cos, sin, b * headDim / 2);
+        }
         int l = 0;
         for (DecoderLayer layer : model.layers()) {
             attention(layer, l++, cache, n, cos, sin);
@@ -154,7 +155,6 @@ public final class CpuDecodeKernel implements AutoCloseable {
     private void attention(DecoderLayer layer, int l, KvCache cache, int n, float[] cos, float[] sin) {
         Attention a = layer.attention();
         rmsNorm(layer.inputNorm(), n, normed);
-        int qkvWidth = (heads + 2 * kvHeads) * headDim;
         project(a.qkv(), n, normed, hidden, qkv, qkvWidth);
         FloatBuffer keys = view(cache.keys(l)); // (rows, kvHeads, headDim, allocated)
         FloatBuffer values = view(cache.values(l)); // (rows, kvHeads, allocated, headDim)
@@ -264,19 +264,6 @@ public final class CpuDecodeKernel implements AutoCloseable {
             float rms = (float) Math.sqrt(squares / hidden + eps);
             for (int i = 0; i < hidden; i++) {
                 out[o + i] = x[o + i] / rms * w.get(i);
-            }
-        }
-    }
-
-    /** cos and sin of position * theta_i for each row's next position, as {@link RotaryEmbedding} rounds them. */
-    private void rotaryAngles(KvCache cache, int n, float[] cos, float[] sin) {
-        int half = headDim / 2;
-        for (int b = 0; b < n; b++) {
-            int position = cache.length(b);
-            for (int i = 0; i < half; i++) {
-                float angle = position * inverseFrequencies[i];
-                cos[b * half + i] = (float) Math.cos(angle);
-                sin[b * half + i] = (float) Math.sin(angle);
             }
         }
     }

@@ -144,10 +144,7 @@ public final class Linear {
         if (rows >= FEW_ROWS_MIN && rows <= FEW_ROWS_MAX && outFeatures() % BLOCK == 0 && cpuFloat32()) {
             return blockwise(x.reshape(rows, in)).reshape(shape.slice(0, shape.dimension() - 1).add(outFeatures()));
         }
-        if (transposed == null) {
-            transposed = weight.transpose(); // (in, out), a view
-        }
-        NDArray y = x.matMul(transposed);
+        NDArray y = x.matMul(transposed());
         return bias == null ? y : y.add(bias);
     }
 
@@ -162,13 +159,15 @@ public final class Linear {
         if (n >= FEW_ROWS_MIN && outFeatures() % BLOCK == 0 && cpuFloat32()) {
             return rows.matMul(blocks());
         }
-        if (perThread() != null) {
-            return rows.matMul(perThread);
-        }
+        return rows.matMul(perThread() != null ? perThread : transposed());
+    }
+
+    /** (in, out) view of the weight, made on first use. */
+    private NDArray transposed() {
         if (transposed == null) {
             transposed = weight.transpose();
         }
-        return rows.matMul(transposed);
+        return transposed;
     }
 
     /** The blocked views are tuned for MKL's fp32 kernels. */

@@ -63,24 +63,17 @@ final class LoraStack implements AutoCloseable {
 
     /** (N, R), scaled. Dropout draws one mask per adapter, as peft does, so those adapters run apart. */
     private NDArray low(NDArray x) {
-        NDList a = new NDList(adapters.length);
-        boolean dropout = false;
+        boolean dropout = Arrays.stream(adapters).anyMatch(adapter -> adapter != null && adapter.dropsOut());
+        NDList parts = new NDList(adapters.length); // each adapter's low code with dropout, else its A
         for (LoraAdapter adapter : adapters) {
             if (adapter != null) {
-                a.add(adapter.a());
-                dropout |= adapter.dropsOut();
+                parts.add(dropout ? adapter.low(x) : adapter.a());
             }
         }
         if (dropout) {
-            NDList lows = new NDList(a.size());
-            for (LoraAdapter adapter : adapters) {
-                if (adapter != null) {
-                    lows.add(adapter.low(x));
-                }
-            }
-            return lows.size() == 1 ? lows.get(0) : NDArrays.concat(lows, 1);
+            return parts.size() == 1 ? parts.get(0) : NDArrays.concat(parts, 1);
         }
-        NDArray stackedA = a.size() == 1 ? a.get(0) : step(NDArrays.concat(a, 0), x.getManager()); // (R, in)
+        NDArray stackedA = parts.size() == 1 ? parts.get(0) : step(NDArrays.concat(parts, 0), x.getManager()); // (R, in)
         return ai.djl.nn.core.Linear.linear(x, stackedA).singletonOrThrow().mul(scale);
     }
 

@@ -73,8 +73,17 @@ public final class RotaryEmbedding {
         return inv;
     }
 
-    public float[] inverseFrequencies() {
-        return inverseFrequencies.clone();
+    /**
+     * cos and sin of position * theta_i for i in [0, hd/2), into {@code cos} and {@code sin} from
+     * {@code offset}. The angle is a float32 product, as in the references, so positions far
+     * into the context round the same way.
+     */
+    public void halfAngles(int position, float[] cos, float[] sin, int offset) {
+        for (int i = 0; i < inverseFrequencies.length; i++) {
+            float angle = position * inverseFrequencies[i];
+            cos[offset + i] = (float) Math.cos(angle);
+            sin[offset + i] = (float) Math.sin(angle);
+        }
     }
 
     public NDArray rotation() {
@@ -98,11 +107,9 @@ public final class RotaryEmbedding {
         float[] c = new float[headDim];
         float[] s = new float[headDim];
         for (int p = 0; p < positions.length; p++) {
-            for (int i = 0; i < half; i++) {
-                float angle = positions[p] * inverseFrequencies[i]; // float32 product, as in the references
-                c[i] = c[i + half] = (float) Math.cos(angle);
-                s[i] = s[i + half] = (float) Math.sin(angle);
-            }
+            halfAngles(positions[p], c, s, 0);
+            System.arraycopy(c, 0, c, half, half);
+            System.arraycopy(s, 0, s, half, half);
             int base = p * heads * headDim;
             for (int h = 0; h < heads; h++) {
                 int o = base + h * headDim;
@@ -147,11 +154,7 @@ public final class RotaryEmbedding {
         float[] c = new float[half];
         float[] s = new float[half];
         for (int b = 0; b < positions.length; b++) {
-            for (int i = 0; i < half; i++) {
-                float angle = positions[b] * inverseFrequencies[i];
-                c[i] = (float) Math.cos(angle);
-                s[i] = (float) Math.sin(angle);
-            }
+            halfAngles(positions[b], c, s, 0);
             for (int h = 0; h < heads; h++) {
                 int o = (b * heads + h) * block;
                 if (h >= qHeads + kvHeads) {

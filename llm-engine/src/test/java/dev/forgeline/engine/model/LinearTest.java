@@ -45,8 +45,8 @@ class LinearTest {
     void adaptersOnSomeSlicesEqualTheirMergedWeight() {
         try (NDManager m = NDManager.newBaseManager()) {
             m.getEngine().setRandomSeed(8);
-            NDArray weight = m.randomNormal(new Shape(64 + 32 + 32, 48));
-            Linear linear = new Linear(List.of("q_proj", "k_proj", "v_proj"), new long[] {64, 32, 32}, weight, null);
+            Linear linear = stackedQkv(m);
+            NDArray weight = linear.weight();
             linear.attach("v_proj", new LoraAdapter(m.randomNormal(new Shape(4, 48)), m.randomNormal(new Shape(32, 4)), 8, 0));
             linear.attach("q_proj", new LoraAdapter(m.randomNormal(new Shape(2, 48)), m.randomNormal(new Shape(64, 2)), 2, 0));
             NDArray x = m.randomNormal(new Shape(2, 5, 48));
@@ -70,8 +70,8 @@ class LinearTest {
     void withDropoutEachAdapterKeepsItsOwnColumns() {
         try (NDManager m = NDManager.newBaseManager()) {
             m.getEngine().setRandomSeed(9);
-            NDArray weight = m.randomNormal(new Shape(64 + 32 + 32, 48));
-            Linear linear = new Linear(List.of("q_proj", "k_proj", "v_proj"), new long[] {64, 32, 32}, weight, null);
+            Linear linear = stackedQkv(m);
+            NDArray weight = linear.weight();
             LoraAdapter dropsAll = new LoraAdapter(m.randomNormal(new Shape(4, 48)), m.randomNormal(new Shape(32, 4)), 8, 1f);
             LoraAdapter keeps = new LoraAdapter(m.randomNormal(new Shape(2, 48)), m.randomNormal(new Shape(64, 2)), 2, 0);
             dropsAll.setTraining(true);
@@ -119,6 +119,12 @@ class LinearTest {
         } finally {
             JniUtils.setNumThreads(threads);
         }
+    }
+
+    /** q|k|v of 64, 32 and 32 features over 48 inputs, random weight, no bias. */
+    private static Linear stackedQkv(NDManager m) {
+        NDArray weight = m.randomNormal(new Shape(64 + 32 + 32, 48));
+        return new Linear(List.of("q_proj", "k_proj", "v_proj"), new long[] {64, 32, 32}, weight, null);
     }
 
     private static double maxDiff(float[] a, float[] b) {
