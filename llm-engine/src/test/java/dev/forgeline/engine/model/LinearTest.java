@@ -47,8 +47,8 @@ class LinearTest {
             m.getEngine().setRandomSeed(8);
             Linear linear = stackedQkv(m);
             NDArray weight = linear.weight();
-            linear.attach("v_proj", new LoraAdapter(m.randomNormal(new Shape(4, 48)), m.randomNormal(new Shape(32, 4)), 8, 0));
-            linear.attach("q_proj", new LoraAdapter(m.randomNormal(new Shape(2, 48)), m.randomNormal(new Shape(64, 2)), 2, 0));
+            linear.attach("v_proj", randomAdapter(m, 32, 4, 8, 0));
+            linear.attach("q_proj", randomAdapter(m, 64, 2, 2, 0));
             NDArray x = m.randomNormal(new Shape(2, 5, 48));
 
             float[] adapted = linear.forward(x).toFloatArray();
@@ -72,8 +72,8 @@ class LinearTest {
             m.getEngine().setRandomSeed(9);
             Linear linear = stackedQkv(m);
             NDArray weight = linear.weight();
-            LoraAdapter dropsAll = new LoraAdapter(m.randomNormal(new Shape(4, 48)), m.randomNormal(new Shape(32, 4)), 8, 1f);
-            LoraAdapter keeps = new LoraAdapter(m.randomNormal(new Shape(2, 48)), m.randomNormal(new Shape(64, 2)), 2, 0);
+            LoraAdapter dropsAll = randomAdapter(m, 32, 4, 8, 1f);
+            LoraAdapter keeps = randomAdapter(m, 64, 2, 2, 0);
             dropsAll.setTraining(true);
             linear.attach("v_proj", dropsAll);
             linear.attach("q_proj", keeps);
@@ -125,6 +125,11 @@ class LinearTest {
     private static Linear stackedQkv(NDManager m) {
         NDArray weight = m.randomNormal(new Shape(64 + 32 + 32, 48));
         return new Linear(List.of("q_proj", "k_proj", "v_proj"), new long[] {64, 32, 32}, weight, null);
+    }
+
+    /** A LoRA adapter for 48 inputs with random A and B (B non-zero, so it changes the output). */
+    private static LoraAdapter randomAdapter(NDManager m, int out, int rank, float alpha, float dropout) {
+        return new LoraAdapter(m.randomNormal(new Shape(rank, 48)), m.randomNormal(new Shape(out, rank)), alpha, dropout);
     }
 
     private static double maxDiff(float[] a, float[] b) {
