@@ -124,7 +124,7 @@ check_java_jar_health() {
     name=${SERVICES[$i]}
     ports+=($((PORT_BASE + 10 + i)))
     KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$kafka FORGE_ARTIFACTS_ROOT=$WORK/artifacts \
-      java -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="${ports[$i]}" \
+      java --add-modules jdk.incubator.vector -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="${ports[$i]}" \
       -jar "$ROOT/$name/target/quarkus-app/quarkus-run.jar" >"$WORK/$name.log" 2>&1 &
     pids+=($!)
     STARTED+=($!)

@@ -44,7 +44,7 @@ public final class ServeBenchmark {
         try (ServerSocket s = new ServerSocket(0)) {
             port = s.getLocalPort();
         }
-        Process gateway = new ProcessBuilder("java", "-Xmx6g", "-Dai.djl.offline=true", "-Dquarkus.http.port=" + port,
+        Process gateway = new ProcessBuilder("java", "-Xmx6g", "--add-modules", "jdk.incubator.vector", "-Dai.djl.offline=true", "-Dquarkus.http.port=" + port,
                 "-Dforge.base-models=" + root, "-Dforge.gateway.registry.enabled=false",
                 "-Dforge.gateway.max-context=512", "-Dforge.gateway.max-batch=16",
                 "-Dforge.gateway.device=" + System.getProperty("bench.device", "auto"),

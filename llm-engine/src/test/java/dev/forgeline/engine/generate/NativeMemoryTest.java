@@ -26,7 +26,7 @@ class NativeMemoryTest {
         int steps = 2100; // 100 warm-up steps, then 2,000 measured
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         Process p = new ProcessBuilder(List.of(java, "-Xms96m", "-Xmx96m", "-XX:+AlwaysPreTouch", "-XX:+UseSerialGC",
-                        "-Dai.djl.offline=true", "-Dai.djl.pytorch.num_threads=1", "-cp", System.getProperty("java.class.path"),
+                        "--add-modules", "jdk.incubator.vector", "-Dai.djl.offline=true", "-Dai.djl.pytorch.num_threads=1", "-cp", System.getProperty("java.class.path"),
                         NativeMemoryProbe.class.getName(), dir.toString(), String.valueOf(steps)))
                 .redirectErrorStream(true)
                 .start();

@@ -19,39 +19,45 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * The Java-side decode step must give the tensor path's logits and leave the same keys and
- * values in the cache (later steps read what earlier ones wrote), for four rows of different
- * lengths, on one thread and on two. Four rows take the 64-feature blocks where the width
- * divides, and on two threads the per-thread blocks elsewhere: both layouts are read back.
+ * values in the cache (later steps read what earlier ones wrote), for rows of different lengths,
+ * on one thread and on two, with the weight products in Java (three rows, the most it takes) and
+ * in libtorch (four rows, which take the 64-feature blocks where the width divides and on two
+ * threads the per-thread blocks elsewhere: both layouts are read back).
  */
 class CpuDecodeKernelTest {
 
     static Stream<Arguments> shapesAndThreads() {
         List<Arguments> cases = new ArrayList<>();
-        for (int threads : new int[] {1, 2}) {
-            cases.add(Arguments.of("llama-gqa-untied", TinyModels.llamaGqaUntied(), threads));
-            cases.add(Arguments.of("qwen2-bias", TinyModels.qwen2Bias(), threads));
-            cases.add(Arguments.of("llama3-rope-scaling", TinyModels.llama3RopeScaling(), threads));
-            cases.add(Arguments.of("mistral-linear-rope", TinyModels.mistralLinear(), threads));
+        for (boolean javaProducts : new boolean[] {true, false}) {
+            for (int threads : new int[] {1, 2}) {
+                cases.add(Arguments.of("llama-gqa-untied", TinyModels.llamaGqaUntied(), threads, javaProducts));
+                cases.add(Arguments.of("qwen2-bias", TinyModels.qwen2Bias(), threads, javaProducts));
+                cases.add(Arguments.of("llama3-rope-scaling", TinyModels.llama3RopeScaling(), threads, javaProducts));
+                cases.add(Arguments.of("mistral-linear-rope", TinyModels.mistralLinear(), threads, javaProducts));
+            }
         }
         return cases.stream();
     }
 
-    @ParameterizedTest(name = "{0}, {2} thread(s)")
+    @ParameterizedTest(name = "{0}, {2} thread(s), products in Java: {3}")
     @MethodSource("shapesAndThreads")
-    void decodesLikeTheTensorPath(String name, ModelConfig shape, int threads, @TempDir Path dir) {
+    void decodesLikeTheTensorPath(String name, ModelConfig shape, int threads, boolean javaProducts, @TempDir Path dir) {
         ModelConfig config = shape.toBuilder().maxPositionEmbeddings(512).build();
         Engine.getInstance(); // loads libtorch before the thread calls
         int before = JniUtils.getNumThreads();
         JniUtils.setNumThreads(threads); // before the first product: projections pick their views then
+        int n = javaProducts ? SimdMatmul.MAX_ROWS : 4;
         try (CausalLm model = TinyModels.write(dir, config, 5);
-                KvCache tensorCache = new KvCache(model.manager(), config, 4, 512, model.dataType());
-                KvCache kernelCache = new KvCache(model.manager(), config, 4, 512, model.dataType());
-                CpuDecodeKernel kernel = new CpuDecodeKernel(model)) {
+                KvCache tensorCache = new KvCache(model.manager(), config, n, 512, model.dataType());
+                KvCache kernelCache = new KvCache(model.manager(), config, n, 512, model.dataType());
+                CpuDecodeKernel kernel = new CpuDecodeKernel(model, javaProducts)) {
             int vocab = config.vocabSize();
             // Row 0 crosses the cache's initial 256 positions while decoding, so the storage grows under the kernel.
-            int[][] prompts = {TinyModels.randomIds(250, vocab, 1), TinyModels.randomIds(9, vocab, 2),
-                    TinyModels.randomIds(2, vocab, 3), TinyModels.randomIds(5, vocab, 4)};
-            int n = prompts.length;
+            int[][] prompts = new int[n][];
+            prompts[0] = TinyModels.randomIds(250, vocab, 1);
+            for (int b = 1; b < n; b++) {
+                prompts[b] = TinyModels.randomIds(2 + (7 * b) % 12, vocab, b + 1);
+            }
             int[] next = new int[n];
             for (int b = 0; b < n; b++) {
                 for (KvCache cache : new KvCache[] {tensorCache, kernelCache}) {
