@@ -27,10 +27,12 @@ import org.slf4j.LoggerFactory;
  * <p>Why: a token of a small model costs 40 native calls per layer through DJL, and only four of
  * them (q|k|v, o, gate|up, down) move much data; the others (norms, rotary, the attention over
  * the cache, SwiGLU, residuals) work on vectors of a few hundred floats, where the call costs
- * more than the arithmetic. Here the weight products still run in libtorch, whose kernels read
- * the weights at memory speed, and everything between them runs on Java arrays. Activations
- * cross over through a direct buffer that a tensor wraps without copying, and the cache and the
- * norm weights are read and written in place through views of their tensors' memory.
+ * more than the arithmetic. Here everything between the weight products runs on Java arrays.
+ * The products of one to three rows run on {@link SimdMatmul} (Java's Vector API, at memory
+ * speed, where MKL's small GEMVs were not); larger ones run in libtorch, whose GEMM is faster there,
+ * and so do all of them where the JVM lacks the Vector API. Activations cross over to libtorch
+ * through a direct buffer that a tensor wraps without copying, and the weights, the cache and
+ * the norm weights are read (the cache written) in place through views of their tensors' memory.
  *
  * <p>Applies to float32 CPU models without unmerged LoRA adapters, for up to
  * {@link #MAX_ROWS} sequences; {@code BatchDecoder} takes the tensor path otherwise. Not
@@ -43,6 +45,17 @@ public final class CpuDecodeKernel implements AutoCloseable {
      * kernel still did a step in 86 ms against the tensor path's 123-137; beyond, not measured.
      */
     public static final int MAX_ROWS = 16;
+
+    private static final Logger LOG = LoggerFactory.getLogger(CpuDecodeKernel.class);
+    /** Whether this JVM runs with {@code --add-modules jdk.incubator.vector}. */
+    private static final boolean VECTOR_API = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
+
+    static {
+        if (!VECTOR_API) {
+            LOG.info("decode steps multiply by the weights in libtorch; --add-modules jdk.incubator.vector "
+                    + "makes single-stream decode about 1.5x faster");
+        }
+    }
 
     private final CausalLm model;
     private final int hidden;
@@ -74,17 +87,6 @@ public final class CpuDecodeKernel implements AutoCloseable {
     private float[] scores = new float[256];
     private float[] keyBlock = new float[256 * 64];
     private float[] valueBlock = new float[256 * 64];
-
-    private static final Logger LOG = LoggerFactory.getLogger(CpuDecodeKernel.class);
-    /** Whether this JVM runs with {@code --add-modules jdk.incubator.vector}. */
-    private static final boolean VECTOR_API = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
-
-    static {
-        if (!VECTOR_API) {
-            LOG.info("decode steps multiply by the weights in libtorch; --add-modules jdk.incubator.vector "
-                    + "makes single-stream decode about 1.5x faster");
-        }
-    }
 
     /** A kernel whose weight products run in Java where the JVM has the Vector API, else in libtorch. */
     public CpuDecodeKernel(CausalLm model) {
@@ -321,7 +323,7 @@ public final class CpuDecodeKernel implements AutoCloseable {
         }
     }
 
-    /** dst (n, out) = src (n, in) W^T in libtorch, where the JVM lacks the Vector API. */
+    /** dst (n, out) = src (n, in) W^T in libtorch. */
     private void torchProduct(Linear linear, int n, float[] src, int in, float[] dst, int out) {
         input.asFloatBuffer().put(src, 0, n * in);
         NDArray y = linear.timesWeight(inputTensor(n, in), n);
@@ -371,6 +373,7 @@ public final class CpuDecodeKernel implements AutoCloseable {
         return v;
     }
 
+    /** The bytes behind {@link #view}, for {@link SimdMatmul}'s vector loads. */
     private ByteBuffer memory(NDArray array) {
         ByteBuffer m = memory.get(array);
         if (m == null) {

@@ -63,6 +63,9 @@ final class SimdMatmul implements AutoCloseable {
 
     /** y[0, n * out) = x (n, in) W^T with W (out, in) row-major at the start of {@code weight}. */
     void multiply(ByteBuffer weight, int out, int in, float[] x, int n, float[] y) {
+        if (closed) {
+            throw new IllegalStateException("closed"); // its workers are gone
+        }
         this.w = weight;
         this.out = out;
         this.in = in;
