@@ -14,12 +14,14 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Why not libtorch: at one row this is a matrix-vector product that should run at memory
  * speed, and MKL's fp32 GEMV on the 1-7 MB matrices of a small model reached about 28 GB/s here
- * (20-40 us of start-up per call) where this loop reaches 40-47 GB/s over two threads. A decode
- * step of a 135M model took 12.8 ms this way against 20.1 in libtorch, 21 against 38 at two rows
- * and 30 against 45 at three. From four rows on libtorch's blocked GEMM is faster (34 against
- * 39 ms at four rows, 44 against 54 at eight, even with a kernel that loads each weight vector
- * once for eight rows: streamed from memory it stalled at about 12 GMAC/s a core), so
- * {@link #MAX_ROWS} bounds where it is used.
+ * (20-40 us of start-up per call) where this loop reaches 40-47 GB/s over two threads. Up to
+ * four rows share each load of a weight vector. Decode steps of a 135M model, both ways in one
+ * JVM (ms, this way against libtorch): 13.2/20.3 at one row, 16.8/37.1 at two, 19.8/45.8 at
+ * three, 24.5/32.8 at four. From five rows on, the two were within this host's noise of each
+ * other (libtorch 44 against 45-60 at eight), and kernels that met a weight vector with eight
+ * rows, or two weight rows with each row vector, ran at 24-28 GMAC/s a core with the weights in
+ * cache but stalled at 11-15 streaming them from memory; so {@link #MAX_ROWS} bounds where this
+ * is used.
  *
  * <p>Needs {@code --add-modules jdk.incubator.vector}: without it this class does not even load,
  * so {@link CpuDecodeKernel} looks for the module before touching it. Not thread-safe: one caller
@@ -28,7 +30,7 @@ import jdk.incubator.vector.VectorSpecies;
 final class SimdMatmul implements AutoCloseable {
 
     /** Row counts up to this go through here; more take libtorch's GEMM (see above). */
-    static final int MAX_ROWS = 3;
+    static final int MAX_ROWS = 4;
 
     private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
     private static final int LANES = SPECIES.length();
@@ -107,12 +109,66 @@ final class SimdMatmul implements AutoCloseable {
         features(w, in, x, n, y, out, from, to);
     }
 
+    /** Rows go in groups of up to four that share each load of a weight vector. */
     private static void features(ByteBuffer w, int in, float[] x, int n, float[] y, int out, int from, int to) {
         for (int o = from; o < to; o++) {
-            for (int r = 0; r < n; r++) { // rows after the first read W[o] from L1
+            int r = 0;
+            for (; r + 4 <= n; r += 4) {
+                fourRows(w, o * in, x, r * in, in, y, r * out + o, out);
+            }
+            if (n - r == 3) {
+                threeRows(w, o * in, x, r * in, in, y, r * out + o, out);
+                r += 3;
+            }
+            for (; r + 2 <= n; r += 2) {
+                twoRows(w, o * in, x, r * in, in, y, r * out + o, out);
+            }
+            for (; r < n; r++) {
                 y[r * out + o] = dot(w, o * in, x, r * in, in);
             }
         }
+    }
+
+    private static void twoRows(ByteBuffer w, int wo, float[] x, int xo, int in, float[] y, int yo, int out) {
+        FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0;
+        int j = 0;
+        for (; j + LANES <= in; j += LANES) {
+            FloatVector u = FloatVector.fromByteBuffer(SPECIES, w, (wo + j) * Float.BYTES, ORDER);
+            a0 = u.fma(FloatVector.fromArray(SPECIES, x, xo + j), a0);
+            a1 = u.fma(FloatVector.fromArray(SPECIES, x, xo + in + j), a1);
+        }
+        y[yo] = a0.reduceLanes(VectorOperators.ADD) + tail(w, wo, x, xo, j, in);
+        y[yo + out] = a1.reduceLanes(VectorOperators.ADD) + tail(w, wo, x, xo + in, j, in);
+    }
+
+    private static void threeRows(ByteBuffer w, int wo, float[] x, int xo, int in, float[] y, int yo, int out) {
+        FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0, a2 = a0;
+        int j = 0;
+        for (; j + LANES <= in; j += LANES) {
+            FloatVector u = FloatVector.fromByteBuffer(SPECIES, w, (wo + j) * Float.BYTES, ORDER);
+            a0 = u.fma(FloatVector.fromArray(SPECIES, x, xo + j), a0);
+            a1 = u.fma(FloatVector.fromArray(SPECIES, x, xo + in + j), a1);
+            a2 = u.fma(FloatVector.fromArray(SPECIES, x, xo + 2 * in + j), a2);
+        }
+        y[yo] = a0.reduceLanes(VectorOperators.ADD) + tail(w, wo, x, xo, j, in);
+        y[yo + out] = a1.reduceLanes(VectorOperators.ADD) + tail(w, wo, x, xo + in, j, in);
+        y[yo + 2 * out] = a2.reduceLanes(VectorOperators.ADD) + tail(w, wo, x, xo + 2 * in, j, in);
+    }
+
+    private static void fourRows(ByteBuffer w, int wo, float[] x, int xo, int in, float[] y, int yo, int out) {
+        FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0, a2 = a0, a3 = a0;
+        int j = 0;
+        for (; j + LANES <= in; j += LANES) {
+            FloatVector u = FloatVector.fromByteBuffer(SPECIES, w, (wo + j) * Float.BYTES, ORDER);
+            a0 = u.fma(FloatVector.fromArray(SPECIES, x, xo + j), a0);
+            a1 = u.fma(FloatVector.fromArray(SPECIES, x, xo + in + j), a1);
+            a2 = u.fma(FloatVector.fromArray(SPECIES, x, xo + 2 * in + j), a2);
+            a3 = u.fma(FloatVector.fromArray(SPECIES, x, xo + 3 * in + j), a3);
+        }
+        y[yo] = a0.reduceLanes(VectorOperators.ADD) + tail(w, wo, x, xo, j, in);
+        y[yo + out] = a1.reduceLanes(VectorOperators.ADD) + tail(w, wo, x, xo + in, j, in);
+        y[yo + 2 * out] = a2.reduceLanes(VectorOperators.ADD) + tail(w, wo, x, xo + 2 * in, j, in);
+        y[yo + 3 * out] = a3.reduceLanes(VectorOperators.ADD) + tail(w, wo, x, xo + 3 * in, j, in);
     }
 
     /** W[o] . x[r], both from float offsets. */

@@ -20,7 +20,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * The Java-side decode step must give the tensor path's logits and leave the same keys and
  * values in the cache (later steps read what earlier ones wrote), for rows of different lengths,
- * on one thread and on two, with the weight products in Java (three rows, the most it takes) and
+ * on one thread and on two, with the weight products in Java (four rows, the most it takes) and
  * in libtorch (four rows, which take the 64-feature blocks where the width divides and on two
  * threads the per-thread blocks elsewhere: both layouts are read back).
  */

@@ -17,7 +17,7 @@ class SimdMatmulTest {
 
     @ParameterizedTest(name = "out {0}, in {1}, {2} row(s), {3} thread(s)")
     @CsvSource({"37, 53, 1, 1", "37, 53, 3, 3", "37, 53, 8, 2", "37, 53, 11, 2", "64, 64, 16, 2", "5, 70, 17, 4",
-            "130, 16, 9, 2", "1, 7, 2, 3"})
+            "130, 16, 9, 2", "1, 7, 2, 3", "23, 40, 6, 2"})
     void equalsTheSumOfProducts(int out, int in, int n, int threads) {
         SplittableRandom random = new SplittableRandom(out * 31L + in * 7L + n);
         ByteBuffer weight = ByteBuffer.allocateDirect(out * in * Float.BYTES).order(ByteOrder.nativeOrder());
