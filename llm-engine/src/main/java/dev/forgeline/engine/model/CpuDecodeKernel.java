@@ -28,7 +28,7 @@ import org.slf4j.LoggerFactory;
  * them (q|k|v, o, gate|up, down) move much data; the others (norms, rotary, the attention over
  * the cache, SwiGLU, residuals) work on vectors of a few hundred floats, where the call costs
  * more than the arithmetic. Here everything between the weight products runs on Java arrays.
- * The products of one to three rows run on {@link SimdMatmul} (Java's Vector API, at memory
+ * The products of one to four rows run on {@link SimdMatmul} (Java's Vector API, at memory
  * speed, where MKL's small GEMVs were not); larger ones run in libtorch, whose GEMM is faster there,
  * and so do all of them where the JVM lacks the Vector API. Activations cross over to libtorch
  * through a direct buffer that a tensor wraps without copying, and the weights, the cache and
