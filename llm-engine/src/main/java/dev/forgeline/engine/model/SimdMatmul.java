@@ -173,13 +173,19 @@ final class SimdMatmul implements AutoCloseable {
 
     /** W[o] . x[r], both from float offsets. */
     private static float dot(ByteBuffer w, int wo, float[] x, int xo, int in) {
-        FloatVector acc = FloatVector.zero(SPECIES);
+        FloatVector acc = FloatVector.zero(SPECIES), acc2 = acc;
         int j = 0;
+        for (; j + 2 * LANES <= in; j += 2 * LANES) {
+            acc = FloatVector.fromByteBuffer(SPECIES, w, (wo + j) * Float.BYTES, ORDER)
+                    .fma(FloatVector.fromArray(SPECIES, x, xo + j), acc);
+            acc2 = FloatVector.fromByteBuffer(SPECIES, w, (wo + j + LANES) * Float.BYTES, ORDER)
+                    .fma(FloatVector.fromArray(SPECIES, x, xo + j + LANES), acc2);
+        }
         for (; j + LANES <= in; j += LANES) {
             acc = FloatVector.fromByteBuffer(SPECIES, w, (wo + j) * Float.BYTES, ORDER)
                     .fma(FloatVector.fromArray(SPECIES, x, xo + j), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD) + tail(w, wo, x, xo, j, in);
+        return acc.add(acc2).reduceLanes(VectorOperators.ADD) + tail(w, wo, x, xo, j, in);
     }
 
     /** sum over k in [j, in) of W[wo + k] x[xo + k]: features that are not a multiple of the vector width. */
