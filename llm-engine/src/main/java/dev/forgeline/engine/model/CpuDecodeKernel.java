@@ -74,7 +74,7 @@ public final class CpuDecodeKernel implements AutoCloseable {
     private final Map<Long, NDArray> inputs = new HashMap<>(); // (rows, width) -> tensor over input
     private final Map<NDArray, ByteBuffer> memory = new IdentityHashMap<>(); // tensor -> its memory
     private final Map<NDArray, FloatBuffer> views = new IdentityHashMap<>(); // tensor -> its memory as floats
-    private final SimdMatmul simd; // the weight products in Java, or null: in libtorch
+    private final SimdMatmul simd; // the weight products in Java, or null: in libtorch (and no Vector API at all)
 
     // Java-side activations, sized for MAX_ROWS.
     private final float[] x; // residual stream (rows, hidden)
@@ -88,13 +88,17 @@ public final class CpuDecodeKernel implements AutoCloseable {
     private float[] keyBlock = new float[256 * 64];
     private float[] valueBlock = new float[256 * 64];
 
-    /** A kernel whose weight products run in Java where the JVM has the Vector API, else in libtorch. */
+    /** A kernel on the Vector API where the JVM has it. */
     public CpuDecodeKernel(CausalLm model) {
         this(model, VECTOR_API && SimdMatmul.pays());
     }
 
-    /** {@code javaProducts}: products of up to {@link SimdMatmul#MAX_ROWS} rows on {@link SimdMatmul}; otherwise all in libtorch. */
-    CpuDecodeKernel(CausalLm model, boolean javaProducts) {
+    /**
+     * {@code vectorApi}: products of up to {@link SimdMatmul#MAX_ROWS} rows on {@link SimdMatmul}
+     * and the attention on {@link SimdAttention}; otherwise all products in libtorch and the
+     * attention in scalar Java.
+     */
+    CpuDecodeKernel(CausalLm model, boolean vectorApi) {
         ModelConfig c = model.config();
         this.model = model;
         this.hidden = c.hiddenSize();
@@ -117,7 +121,7 @@ public final class CpuDecodeKernel implements AutoCloseable {
         this.projected = new float[MAX_ROWS * hidden];
         this.gateUp = new float[MAX_ROWS * 2 * intermediate];
         this.activated = new float[MAX_ROWS * intermediate];
-        this.simd = javaProducts ? new SimdMatmul(JniUtils.getNumThreads()) : null;
+        this.simd = vectorApi ? new SimdMatmul(JniUtils.getNumThreads()) : null;
     }
 
     /** Whether {@link #step} can decode {@code rows} sequences of this model with this cache. */
@@ -182,7 +186,10 @@ public final class CpuDecodeKernel implements AutoCloseable {
         project(a.qkv(), n, normed, hidden, qkv, qkvWidth);
         FloatBuffer keys = view(cache.keys(l)); // (rows, kvHeads, headDim, allocated)
         FloatBuffer values = view(cache.values(l)); // (rows, kvHeads, allocated, headDim)
+        ByteBuffer keyBytes = simd != null ? memory(cache.keys(l)) : null; // the same, for vector loads
+        ByteBuffer valueBytes = simd != null ? memory(cache.values(l)) : null;
         int allocated = cache.allocated();
+        ensureScores(allocated);
         for (int b = 0; b < n; b++) {
             int row = b * qkvWidth;
             for (int h = 0; h < heads + kvHeads; h++) { // q heads, then k heads; v is not rotated
@@ -197,9 +204,16 @@ public final class CpuDecodeKernel implements AutoCloseable {
                 for (int d = 0; d < headDim; d++) {
                     keys.put(keyBase + d * allocated + position, qkv[k + d]);
                 }
-                values.put(((b * kvHeads + h) * allocated + position) * headDim, qkv, v, headDim);
-                attendGroup(keys, keyBase, allocated, values, (b * kvHeads + h) * allocated * headDim, length,
-                        qkv, row + h * groups * headDim, attended, (b * heads + h * groups) * headDim);
+                int valueBase = (b * kvHeads + h) * allocated * headDim;
+                values.put(valueBase + position * headDim, qkv, v, headDim);
+                int q = row + h * groups * headDim;
+                int o = (b * heads + h * groups) * headDim;
+                if (simd != null) {
+                    SimdAttention.attendGroup(keyBytes, keyBase, allocated, valueBytes, valueBase, length, headDim,
+                            groups, qkv, q, attended, o, scores);
+                } else {
+                    attendGroup(keys, keyBase, allocated, values, valueBase, length, qkv, q, attended, o);
+                }
             }
         }
         project(a.output(), n, attended, heads * headDim, projected, hidden);
@@ -214,9 +228,6 @@ public final class CpuDecodeKernel implements AutoCloseable {
      */
     private void attendGroup(FloatBuffer keys, int keyBase, int allocated, FloatBuffer values, int valueBase,
             int length, float[] q, int qOffset, float[] out, int outOffset) {
-        if (scores.length < length) {
-            scores = new float[Math.max(length, 2 * scores.length)];
-        }
         if (keyBlock.length < headDim * length) {
             keyBlock = new float[Math.max(headDim * length, 2 * keyBlock.length)];
             valueBlock = new float[keyBlock.length];
@@ -254,6 +265,12 @@ public final class CpuDecodeKernel implements AutoCloseable {
                     out[o + d] += p * valueBlock[vs + d];
                 }
             }
+        }
+    }
+
+    private void ensureScores(int length) {
+        if (scores.length < length) {
+            scores = new float[Math.max(length, 2 * scores.length)];
         }
     }
 

@@ -20,37 +20,38 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * The Java-side decode step must give the tensor path's logits and leave the same keys and
  * values in the cache (later steps read what earlier ones wrote), for rows of different lengths,
- * on one thread and on two, with the weight products in Java (four rows, the most it takes) and
- * in libtorch (four rows, which take the 64-feature blocks where the width divides and on two
- * threads the per-thread blocks elsewhere: both layouts are read back).
+ * on one thread and on two, on the Vector API (products in Java for four rows, the most it
+ * takes, and its attention) and without (products in libtorch, where four rows take the 64-feature
+ * blocks where the width divides and on two threads the per-thread blocks elsewhere: both layouts
+ * are read back; attention in scalar Java).
  */
 class CpuDecodeKernelTest {
 
     static Stream<Arguments> shapesAndThreads() {
         List<Arguments> cases = new ArrayList<>();
-        for (boolean javaProducts : new boolean[] {true, false}) {
+        for (boolean vectorApi : new boolean[] {true, false}) {
             for (int threads : new int[] {1, 2}) {
-                cases.add(Arguments.of("llama-gqa-untied", TinyModels.llamaGqaUntied(), threads, javaProducts));
-                cases.add(Arguments.of("qwen2-bias", TinyModels.qwen2Bias(), threads, javaProducts));
-                cases.add(Arguments.of("llama3-rope-scaling", TinyModels.llama3RopeScaling(), threads, javaProducts));
-                cases.add(Arguments.of("mistral-linear-rope", TinyModels.mistralLinear(), threads, javaProducts));
+                cases.add(Arguments.of("llama-gqa-untied", TinyModels.llamaGqaUntied(), threads, vectorApi));
+                cases.add(Arguments.of("qwen2-bias", TinyModels.qwen2Bias(), threads, vectorApi));
+                cases.add(Arguments.of("llama3-rope-scaling", TinyModels.llama3RopeScaling(), threads, vectorApi));
+                cases.add(Arguments.of("mistral-linear-rope", TinyModels.mistralLinear(), threads, vectorApi));
             }
         }
         return cases.stream();
     }
 
-    @ParameterizedTest(name = "{0}, {2} thread(s), products in Java: {3}")
+    @ParameterizedTest(name = "{0}, {2} thread(s), Vector API: {3}")
     @MethodSource("shapesAndThreads")
-    void decodesLikeTheTensorPath(String name, ModelConfig shape, int threads, boolean javaProducts, @TempDir Path dir) {
+    void decodesLikeTheTensorPath(String name, ModelConfig shape, int threads, boolean vectorApi, @TempDir Path dir) {
         ModelConfig config = shape.toBuilder().maxPositionEmbeddings(512).build();
         Engine.getInstance(); // loads libtorch before the thread calls
         int before = JniUtils.getNumThreads();
         JniUtils.setNumThreads(threads); // before the first product: projections pick their views then
-        int n = javaProducts ? SimdMatmul.MAX_ROWS : 4;
+        int n = vectorApi ? SimdMatmul.MAX_ROWS : 4;
         try (CausalLm model = TinyModels.write(dir, config, 5);
                 KvCache tensorCache = new KvCache(model.manager(), config, n, 512, model.dataType());
                 KvCache kernelCache = new KvCache(model.manager(), config, n, 512, model.dataType());
-                CpuDecodeKernel kernel = new CpuDecodeKernel(model, javaProducts)) {
+                CpuDecodeKernel kernel = new CpuDecodeKernel(model, vectorApi)) {
             int vocab = config.vocabSize();
             // Row 0 crosses the cache's initial 256 positions while decoding, so the storage grows under the kernel.
             int[][] prompts = new int[n][];
