@@ -94,9 +94,9 @@ public final class CpuDecodeKernel implements AutoCloseable {
     }
 
     /**
-     * {@code vectorApi}: products of up to {@link SimdMatmul#MAX_ROWS} rows on {@link SimdMatmul}
-     * and the attention on {@link SimdAttention}; otherwise all products in libtorch and the
-     * attention in scalar Java.
+     * {@code vectorApi}: products of up to {@link SimdMatmul#MAX_ROWS} rows on {@link SimdMatmul},
+     * the attention on {@link SimdAttention} and SwiGLU on {@link SimdSwiGlu}; otherwise all
+     * products in libtorch and the rest in scalar Java.
      */
     CpuDecodeKernel(CausalLm model, boolean vectorApi) {
         ModelConfig c = model.config();
@@ -282,6 +282,10 @@ public final class CpuDecodeKernel implements AutoCloseable {
         for (int b = 0; b < n; b++) {
             int gu = b * 2 * intermediate;
             int act = b * intermediate;
+            if (simd != null) {
+                SimdSwiGlu.apply(gateUp, gu, intermediate, activated, act);
+                continue;
+            }
             for (int i = 0; i < intermediate; i++) {
                 float g = gateUp[gu + i];
                 activated[act + i] = g / (1f + (float) Math.exp(-g)) * gateUp[gu + intermediate + i];
