@@ -129,6 +129,10 @@ final class SimdMatmul implements AutoCloseable {
         }
     }
 
+    /*
+     * One method per group size, written out: the accumulators must stay in registers, and a
+     * vector kept in an array (or handed to a call that is not inlined) is boxed on the heap.
+     */
     private static void twoRows(ByteBuffer w, int wo, float[] x, int xo, int in, float[] y, int yo, int out) {
         FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0;
         int j = 0;

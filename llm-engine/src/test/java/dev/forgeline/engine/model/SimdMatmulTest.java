@@ -10,8 +10,8 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * x W^T against a float64 sum, on shapes that leave every remainder: features past the last whole
- * vector, an odd last output feature, rows past the last block of eight, and threads whose parts
- * are of different sizes or empty.
+ * vector, rows past the last group of four (three, two or one), and threads whose parts are of
+ * different sizes or empty.
  */
 class SimdMatmulTest {
 
