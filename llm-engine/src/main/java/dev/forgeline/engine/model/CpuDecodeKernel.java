@@ -284,11 +284,11 @@ public final class CpuDecodeKernel implements AutoCloseable {
             int act = b * intermediate;
             if (simd != null) {
                 SimdSwiGlu.apply(gateUp, gu, intermediate, activated, act);
-                continue;
-            }
-            for (int i = 0; i < intermediate; i++) {
-                float g = gateUp[gu + i];
-                activated[act + i] = g / (1f + (float) Math.exp(-g)) * gateUp[gu + intermediate + i];
+            } else {
+                for (int i = 0; i < intermediate; i++) {
+                    float g = gateUp[gu + i];
+                    activated[act + i] = g / (1f + (float) Math.exp(-g)) * gateUp[gu + intermediate + i];
+                }
             }
         }
         project(m.down(), n, activated, intermediate, projected, hidden);
@@ -394,7 +394,7 @@ public final class CpuDecodeKernel implements AutoCloseable {
         return v;
     }
 
-    /** The bytes behind {@link #view}, for {@link SimdMatmul}'s vector loads. */
+    /** The bytes behind {@link #view}, for the Vector API's loads. */
     private ByteBuffer memory(NDArray array) {
         ByteBuffer m = memory.get(array);
         if (m == null) {
