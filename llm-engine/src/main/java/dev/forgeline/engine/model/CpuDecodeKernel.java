@@ -47,8 +47,12 @@ public final class CpuDecodeKernel implements AutoCloseable {
     public static final int MAX_ROWS = 16;
 
     private static final Logger LOG = LoggerFactory.getLogger(CpuDecodeKernel.class);
-    /** Whether this JVM runs with {@code --add-modules jdk.incubator.vector}. */
-    private static final boolean VECTOR_API = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
+    /**
+     * Whether this JVM runs with {@code --add-modules jdk.incubator.vector} and has vectors wide
+     * enough for it; {@link SimdMatmul} is only touched once the module is known to be there.
+     */
+    private static final boolean VECTOR_API =
+            ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent() && SimdMatmul.pays();
 
     static {
         if (!VECTOR_API) {
@@ -73,7 +77,6 @@ public final class CpuDecodeKernel implements AutoCloseable {
     private final ByteBuffer input; // activations handed to libtorch, (rows, width)
     private final Map<Long, NDArray> inputs = new HashMap<>(); // (rows, width) -> tensor over input
     private final Map<NDArray, ByteBuffer> memory = new IdentityHashMap<>(); // tensor -> its memory
-    private final Map<NDArray, FloatBuffer> views = new IdentityHashMap<>(); // tensor -> its memory as floats
     private final SimdMatmul simd; // the weight products in Java, or null: in libtorch (and no Vector API at all)
 
     // Java-side activations, sized for MAX_ROWS.
@@ -90,7 +93,7 @@ public final class CpuDecodeKernel implements AutoCloseable {
 
     /** A kernel on the Vector API where the JVM has it. */
     public CpuDecodeKernel(CausalLm model) {
-        this(model, VECTOR_API && SimdMatmul.pays());
+        this(model, VECTOR_API);
     }
 
     /**
@@ -184,10 +187,10 @@ public final class CpuDecodeKernel implements AutoCloseable {
         Attention a = layer.attention();
         rmsNorm(layer.inputNorm(), n, normed);
         project(a.qkv(), n, normed, hidden, qkv, qkvWidth);
-        FloatBuffer keys = view(cache.keys(l)); // (rows, kvHeads, headDim, allocated)
-        FloatBuffer values = view(cache.values(l)); // (rows, kvHeads, allocated, headDim)
-        ByteBuffer keyBytes = simd != null ? memory(cache.keys(l)) : null; // the same, for vector loads
-        ByteBuffer valueBytes = simd != null ? memory(cache.values(l)) : null;
+        ByteBuffer keyBytes = memory(cache.keys(l)); // (rows, kvHeads, headDim, allocated)
+        ByteBuffer valueBytes = memory(cache.values(l)); // (rows, kvHeads, allocated, headDim)
+        FloatBuffer keys = keyBytes.asFloatBuffer();
+        FloatBuffer values = valueBytes.asFloatBuffer();
         int allocated = cache.allocated();
         ensureScores(allocated);
         for (int b = 0; b < n; b++) {
@@ -376,30 +379,22 @@ public final class CpuDecodeKernel implements AutoCloseable {
         });
     }
 
+    /** {@link #memory} as floats, for the scalar loops. */
+    private FloatBuffer view(NDArray array) {
+        return memory(array).asFloatBuffer();
+    }
+
     /**
      * The memory of a float32 tensor, without a copy. Only for contiguous tensors (weights, norms
      * and cache arrays are), since DJL would hand back a copy of any other. Kept per tensor object: a
      * tensor that is replaced (a merged weight, a grown cache) is a new object and gets a new
      * view, and writes through an old view never happen because lookups go by the live object.
      */
-    private FloatBuffer view(NDArray array) {
-        FloatBuffer v = views.get(array);
-        if (v == null) {
-            if (views.size() > 4096) {
-                views.clear(); // views of freed tensors (caches of finished decoders) are never read again
-            }
-            v = memory(array).asFloatBuffer();
-            views.put(array, v);
-        }
-        return v;
-    }
-
-    /** The bytes behind {@link #view}, for the Vector API's loads. */
     private ByteBuffer memory(NDArray array) {
         ByteBuffer m = memory.get(array);
         if (m == null) {
             if (memory.size() > 4096) {
-                memory.clear();
+                memory.clear(); // views of freed tensors (caches of finished decoders) are never read again
             }
             m = JniUtils.getByteBuffer((PtNDArray) array, true).order(ByteOrder.nativeOrder());
             memory.put(array, m);
@@ -412,7 +407,6 @@ public final class CpuDecodeKernel implements AutoCloseable {
         if (simd != null) {
             simd.close();
         }
-        views.clear();
         memory.clear();
         inputs.clear();
         manager.close();
