@@ -28,9 +28,9 @@ import org.slf4j.LoggerFactory;
  * them (q|k|v, o, gate|up, down) move much data; the others (norms, rotary, the attention over
  * the cache, SwiGLU, residuals) work on vectors of a few hundred floats, where the call costs
  * more than the arithmetic. Here everything between the weight products runs on Java arrays.
- * The products of one to four rows run on {@link SimdMatmul} (Java's Vector API, at memory
- * speed, where MKL's small GEMVs were not); larger ones run in libtorch, whose GEMM is faster there,
- * and so do all of them where the JVM lacks the Vector API. Activations cross over to libtorch
+ * The weight products run on {@link SimdMatmul} (Java's Vector API: at memory speed for one row,
+ * where MKL's small GEMVs were not, and faster than MKL's GEMM up to the 16 rows measured), or in
+ * libtorch where the JVM lacks the Vector API. Activations cross over to libtorch
  * through a direct buffer that a tensor wraps without copying, and the weights, the cache and
  * the norm weights are read (the cache written) in place through views of their tensors' memory.
  *
@@ -97,7 +97,7 @@ public final class CpuDecodeKernel implements AutoCloseable {
     }
 
     /**
-     * {@code vectorApi}: products of up to {@link SimdMatmul#MAX_ROWS} rows on {@link SimdMatmul},
+     * {@code vectorApi}: the weight products on {@link SimdMatmul},
      * the attention on {@link SimdAttention} and SwiGLU on {@link SimdSwiGlu}; otherwise all
      * products in libtorch and the rest in scalar Java.
      */
@@ -331,7 +331,7 @@ public final class CpuDecodeKernel implements AutoCloseable {
 
     /** dst (n, out) = src (n, in) W^T + bias. */
     private void project(Linear linear, int n, float[] src, int in, float[] dst, int out) {
-        if (simd != null && n <= SimdMatmul.MAX_ROWS) {
+        if (simd != null) {
             simd.multiply(memory(linear.weight()), out, in, src, n, dst);
         } else {
             torchProduct(linear, n, src, in, dst, out);

@@ -17,11 +17,15 @@ import jdk.incubator.vector.VectorSpecies;
  * (20-40 us of start-up per call) where this loop reaches 40-47 GB/s over two threads. Up to
  * four rows share each load of a weight vector. Decode steps of a 135M model, both ways in one
  * JVM (ms, this way against libtorch): 13.2/20.3 at one row, 16.8/37.1 at two, 19.8/45.8 at
- * three, 24.5/32.8 at four. From five rows on, the two were within this host's noise of each
- * other (libtorch 44 against 45-60 at eight), and kernels that met a weight vector with eight
- * rows, or two weight rows with each row vector, ran at 24-28 GMAC/s a core with the weights in
- * cache but stalled at 11-15 streaming them from memory; so {@link #MAX_ROWS} bounds where this
- * is used.
+ * three, 24.5/32.8 at four.
+ *
+ * <p>From five rows on the work is compute-bound, and kernels that meet each weight vector with
+ * many rows stalled streaming the weights from memory (11-15 GMAC/s a core, against 24-28 with
+ * them in cache): each load is followed by so much work that the out-of-order window reaches too
+ * few loads ahead, and Java has no prefetch. A one-row dot product does stream at memory speed.
+ * So the products go block by block (see {@link #features}): row 0 brings a block of weights into
+ * cache, the other rows read it from there. Steps at 5, 8, 12 and 16 rows: 24.0/38.9,
+ * 32.8/43.1, 41.6/53.7 and 53.3/64.5 ms.
  *
  * <p>Needs {@code --add-modules jdk.incubator.vector}: without it this class does not even load,
  * so {@link CpuDecodeKernel} looks for the module before touching it. Not thread-safe: one caller
@@ -29,8 +33,10 @@ import jdk.incubator.vector.VectorSpecies;
  */
 final class SimdMatmul implements AutoCloseable {
 
-    /** Row counts up to this go through here; more take libtorch's GEMM (see above). */
-    static final int MAX_ROWS = 4;
+    /** From this many rows on, the products go block by block (see {@link #features}). */
+    private static final int BLOCKED_ROWS = 5;
+    /** Weight bytes of one block: it should stay in L2 (1 MB a core here) while the rows use it; 64-512 KB measured alike. */
+    private static final int BLOCK_BYTES = 128 << 10;
 
     private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
     private static final int LANES = SPECIES.length();
@@ -109,10 +115,40 @@ final class SimdMatmul implements AutoCloseable {
         features(w, in, x, n, y, out, from, to);
     }
 
-    /** Rows go in groups of up to four that share each load of a weight vector. */
+    /** Output features [from, to) of all n rows. */
     private static void features(ByteBuffer w, int in, float[] x, int n, float[] y, int out, int from, int to) {
+        if (n < BLOCKED_ROWS) {
+            eachFeature(w, in, x, 0, n, y, out, from, to);
+            return;
+        }
+        int block = Math.max(4, BLOCK_BYTES / (in * Float.BYTES) & ~3);
+        for (int o = from; o < to; o += block) {
+            int end = Math.min(to, o + block);
+            for (int f = o; f < end; f++) { // row 0 streams the block into cache...
+                y[f] = dot(w, f * in, x, 0, in);
+            }
+            int fours = o + (end - o & ~3); // ...and the other rows read it from there
+            int r = 1;
+            for (; r + 4 <= n; r += 4) {
+                for (int f = o; f < fours; f += 4) {
+                    fourFeaturesFourRows(w, f * in, x, r * in, in, y, r * out + f, out);
+                }
+            }
+            if (n - r == 3) {
+                for (int f = o; f < fours; f += 4) {
+                    fourFeaturesThreeRows(w, f * in, x, r * in, in, y, r * out + f, out);
+                }
+                r = n;
+            }
+            eachFeature(w, in, x, r, n, y, out, o, fours);
+            eachFeature(w, in, x, 1, n, y, out, fours, end);
+        }
+    }
+
+    /** Rows [first, n) of features [from, to), one feature at a time, the rows in groups of up to four that share each load of a weight vector. */
+    private static void eachFeature(ByteBuffer w, int in, float[] x, int first, int n, float[] y, int out, int from, int to) {
         for (int o = from; o < to; o++) {
-            int r = 0;
+            int r = first;
             for (; r + 4 <= n; r += 4) {
                 fourRows(w, o * in, x, r * in, in, y, r * out + o, out);
             }
@@ -173,6 +209,65 @@ final class SimdMatmul implements AutoCloseable {
         y[yo + out] = a1.reduceLanes(VectorOperators.ADD) + tail(w, wo, x, xo + in, j, in);
         y[yo + 2 * out] = a2.reduceLanes(VectorOperators.ADD) + tail(w, wo, x, xo + 2 * in, j, in);
         y[yo + 3 * out] = a3.reduceLanes(VectorOperators.ADD) + tail(w, wo, x, xo + 3 * in, j, in);
+    }
+
+    /** Four features (rows wo / in of W on) of four rows (x from xo): 16 sums that share 4 weight and 4 input loads a step. */
+    private static void fourFeaturesFourRows(ByteBuffer w, int wo, float[] x, int xo, int in, float[] y, int yo, int out) {
+        FloatVector a00 = FloatVector.zero(SPECIES), a01 = a00, a02 = a00, a03 = a00;
+        FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+        FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00;
+        FloatVector a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+        int j = 0;
+        for (; j + LANES <= in; j += LANES) {
+            FloatVector u0 = FloatVector.fromByteBuffer(SPECIES, w, (wo + j) * Float.BYTES, ORDER);
+            FloatVector u1 = FloatVector.fromByteBuffer(SPECIES, w, (wo + in + j) * Float.BYTES, ORDER);
+            FloatVector u2 = FloatVector.fromByteBuffer(SPECIES, w, (wo + 2 * in + j) * Float.BYTES, ORDER);
+            FloatVector u3 = FloatVector.fromByteBuffer(SPECIES, w, (wo + 3 * in + j) * Float.BYTES, ORDER);
+            FloatVector v = FloatVector.fromArray(SPECIES, x, xo + j);
+            a00 = u0.fma(v, a00); a01 = u1.fma(v, a01); a02 = u2.fma(v, a02); a03 = u3.fma(v, a03);
+            v = FloatVector.fromArray(SPECIES, x, xo + in + j);
+            a10 = u0.fma(v, a10); a11 = u1.fma(v, a11); a12 = u2.fma(v, a12); a13 = u3.fma(v, a13);
+            v = FloatVector.fromArray(SPECIES, x, xo + 2 * in + j);
+            a20 = u0.fma(v, a20); a21 = u1.fma(v, a21); a22 = u2.fma(v, a22); a23 = u3.fma(v, a23);
+            v = FloatVector.fromArray(SPECIES, x, xo + 3 * in + j);
+            a30 = u0.fma(v, a30); a31 = u1.fma(v, a31); a32 = u2.fma(v, a32); a33 = u3.fma(v, a33);
+        }
+        store(a00, a01, a02, a03, w, wo, x, xo, j, in, y, yo);
+        store(a10, a11, a12, a13, w, wo, x, xo + in, j, in, y, yo + out);
+        store(a20, a21, a22, a23, w, wo, x, xo + 2 * in, j, in, y, yo + 2 * out);
+        store(a30, a31, a32, a33, w, wo, x, xo + 3 * in, j, in, y, yo + 3 * out);
+    }
+
+    /** {@link #fourFeaturesFourRows} for three rows. */
+    private static void fourFeaturesThreeRows(ByteBuffer w, int wo, float[] x, int xo, int in, float[] y, int yo, int out) {
+        FloatVector a00 = FloatVector.zero(SPECIES), a01 = a00, a02 = a00, a03 = a00;
+        FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+        FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00;
+        int j = 0;
+        for (; j + LANES <= in; j += LANES) {
+            FloatVector u0 = FloatVector.fromByteBuffer(SPECIES, w, (wo + j) * Float.BYTES, ORDER);
+            FloatVector u1 = FloatVector.fromByteBuffer(SPECIES, w, (wo + in + j) * Float.BYTES, ORDER);
+            FloatVector u2 = FloatVector.fromByteBuffer(SPECIES, w, (wo + 2 * in + j) * Float.BYTES, ORDER);
+            FloatVector u3 = FloatVector.fromByteBuffer(SPECIES, w, (wo + 3 * in + j) * Float.BYTES, ORDER);
+            FloatVector v = FloatVector.fromArray(SPECIES, x, xo + j);
+            a00 = u0.fma(v, a00); a01 = u1.fma(v, a01); a02 = u2.fma(v, a02); a03 = u3.fma(v, a03);
+            v = FloatVector.fromArray(SPECIES, x, xo + in + j);
+            a10 = u0.fma(v, a10); a11 = u1.fma(v, a11); a12 = u2.fma(v, a12); a13 = u3.fma(v, a13);
+            v = FloatVector.fromArray(SPECIES, x, xo + 2 * in + j);
+            a20 = u0.fma(v, a20); a21 = u1.fma(v, a21); a22 = u2.fma(v, a22); a23 = u3.fma(v, a23);
+        }
+        store(a00, a01, a02, a03, w, wo, x, xo, j, in, y, yo);
+        store(a10, a11, a12, a13, w, wo, x, xo + in, j, in, y, yo + out);
+        store(a20, a21, a22, a23, w, wo, x, xo + 2 * in, j, in, y, yo + 2 * out);
+    }
+
+    /** y[yo + t] = the sum of a_t plus the scalar tail of feature t (W row wo / in + t) and x row xo. */
+    private static void store(FloatVector a0, FloatVector a1, FloatVector a2, FloatVector a3,
+            ByteBuffer w, int wo, float[] x, int xo, int j, int in, float[] y, int yo) {
+        y[yo] = a0.reduceLanes(VectorOperators.ADD) + tail(w, wo, x, xo, j, in);
+        y[yo + 1] = a1.reduceLanes(VectorOperators.ADD) + tail(w, wo + in, x, xo, j, in);
+        y[yo + 2] = a2.reduceLanes(VectorOperators.ADD) + tail(w, wo + 2 * in, x, xo, j, in);
+        y[yo + 3] = a3.reduceLanes(VectorOperators.ADD) + tail(w, wo + 3 * in, x, xo, j, in);
     }
 
     /** W[o] . x[r], both from float offsets. */
