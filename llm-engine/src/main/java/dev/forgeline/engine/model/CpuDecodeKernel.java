@@ -77,7 +77,9 @@ public final class CpuDecodeKernel implements AutoCloseable {
     private final ByteBuffer input; // activations handed to libtorch, (rows, width)
     private final Map<Long, NDArray> inputs = new HashMap<>(); // (rows, width) -> tensor over input
     private final Map<NDArray, ByteBuffer> memory = new IdentityHashMap<>(); // tensor -> its memory
+    private final ThreadTeam team; // the products' and the attention's threads, or null: no Vector API
     private final SimdMatmul simd; // the weight products in Java, or null: in libtorch (and no Vector API at all)
+    private final float[][] partScores; // per part of the team, attention scores
 
     // Java-side activations, sized for MAX_ROWS.
     private final float[] x; // residual stream (rows, hidden)
@@ -124,7 +126,9 @@ public final class CpuDecodeKernel implements AutoCloseable {
         this.projected = new float[MAX_ROWS * hidden];
         this.gateUp = new float[MAX_ROWS * 2 * intermediate];
         this.activated = new float[MAX_ROWS * intermediate];
-        this.simd = vectorApi ? new SimdMatmul(JniUtils.getNumThreads()) : null;
+        this.team = vectorApi ? new ThreadTeam(JniUtils.getNumThreads()) : null;
+        this.simd = vectorApi ? new SimdMatmul(team) : null;
+        this.partScores = new float[team == null ? 0 : team.size()][0];
     }
 
     /** Whether {@link #step} can decode {@code rows} sequences of this model with this cache. */
@@ -187,41 +191,59 @@ public final class CpuDecodeKernel implements AutoCloseable {
         Attention a = layer.attention();
         rmsNorm(layer.inputNorm(), n, normed);
         project(a.qkv(), n, normed, hidden, qkv, qkvWidth);
-        ByteBuffer keyBytes = memory(cache.keys(l)); // (rows, kvHeads, headDim, allocated)
-        ByteBuffer valueBytes = memory(cache.values(l)); // (rows, kvHeads, allocated, headDim)
-        FloatBuffer keys = keyBytes.asFloatBuffer();
-        FloatBuffer values = valueBytes.asFloatBuffer();
-        int allocated = cache.allocated();
-        ensureScores(allocated);
-        for (int b = 0; b < n; b++) {
-            int row = b * qkvWidth;
-            for (int h = 0; h < heads + kvHeads; h++) { // q heads, then k heads; v is not rotated
-                rotate(qkv, row + h * headDim, cos, sin, b * headDim / 2, h < heads ? queryScale : 1f);
-            }
-            int position = cache.length(b);
-            int length = position + 1;
-            for (int h = 0; h < kvHeads; h++) {
-                int k = row + (heads + h) * headDim;
-                int v = row + (heads + kvHeads + h) * headDim;
-                int keyBase = (b * kvHeads + h) * headDim * allocated;
-                for (int d = 0; d < headDim; d++) {
-                    keys.put(keyBase + d * allocated + position, qkv[k + d]);
-                }
-                int valueBase = (b * kvHeads + h) * allocated * headDim;
-                values.put(valueBase + position * headDim, qkv, v, headDim);
-                int q = row + h * groups * headDim;
-                int o = (b * heads + h * groups) * headDim;
-                if (simd != null) {
-                    SimdAttention.attendGroup(keyBytes, keyBase, allocated, valueBytes, valueBase, length, headDim,
-                            groups, qkv, q, attended, o, scores);
-                } else {
-                    attendGroup(keys, keyBase, allocated, values, valueBase, length, qkv, q, attended, o);
-                }
-            }
+        ByteBuffer keys = memory(cache.keys(l)); // (rows, kvHeads, headDim, allocated)
+        ByteBuffer values = memory(cache.values(l)); // (rows, kvHeads, allocated, headDim)
+        int units = n * kvHeads;
+        if (team == null) {
+            attend(cache, keys, values, cos, sin, 0, units, 0);
+        } else { // the units are independent: split between the team (at 1,000 positions most of a step is here)
+            int parts = team.size();
+            team.run(p -> attend(cache, keys, values, cos, sin, p * units / parts, (p + 1) * units / parts, p));
         }
         project(a.output(), n, attended, heads * headDim, projected, hidden);
         for (int i = 0; i < n * hidden; i++) {
             x[i] += projected[i];
+        }
+    }
+
+    /**
+     * Attention units [from, to): unit u is row u / kvHeads and its kv head u % kvHeads, with the
+     * query heads that read it. It rotates them and the new key, appends the new key and value to
+     * the cache, and attends. {@code part}: whose scratch to use.
+     */
+    private void attend(KvCache cache, ByteBuffer keyBytes, ByteBuffer valueBytes, float[] cos, float[] sin,
+            int from, int to, int part) {
+        FloatBuffer keys = keyBytes.asFloatBuffer();
+        FloatBuffer values = valueBytes.asFloatBuffer();
+        int allocated = cache.allocated();
+        for (int u = from; u < to; u++) {
+            int b = u / kvHeads;
+            int h = u % kvHeads;
+            int row = b * qkvWidth;
+            int q = row + h * groups * headDim;
+            int k = row + (heads + h) * headDim;
+            int v = row + (heads + kvHeads + h) * headDim;
+            for (int g = 0; g < groups; g++) { // v is not rotated
+                rotate(qkv, q + g * headDim, cos, sin, b * headDim / 2, queryScale);
+            }
+            rotate(qkv, k, cos, sin, b * headDim / 2, 1f);
+            int position = cache.length(b);
+            int keyBase = (b * kvHeads + h) * headDim * allocated;
+            for (int d = 0; d < headDim; d++) {
+                keys.put(keyBase + d * allocated + position, qkv[k + d]);
+            }
+            int valueBase = (b * kvHeads + h) * allocated * headDim;
+            values.put(valueBase + position * headDim, qkv, v, headDim);
+            int o = (b * heads + h * groups) * headDim;
+            if (simd != null) {
+                if (partScores[part].length < allocated) {
+                    partScores[part] = new float[allocated];
+                }
+                SimdAttention.attendGroup(keyBytes, keyBase, allocated, valueBytes, valueBase, position + 1, headDim,
+                        groups, qkv, q, attended, o, partScores[part]);
+            } else {
+                attendGroup(keys, keyBase, allocated, values, valueBase, position + 1, qkv, q, attended, o);
+            }
         }
     }
 
@@ -234,6 +256,9 @@ public final class CpuDecodeKernel implements AutoCloseable {
         if (keyBlock.length < headDim * length) {
             keyBlock = new float[Math.max(headDim * length, 2 * keyBlock.length)];
             valueBlock = new float[keyBlock.length];
+        }
+        if (scores.length < length) {
+            scores = new float[Math.max(length, 2 * scores.length)];
         }
         for (int d = 0; d < headDim; d++) { // keys are stored transposed: one row of positions per dim
             keys.get(keyBase + d * allocated, keyBlock, d * length, length);
@@ -268,12 +293,6 @@ public final class CpuDecodeKernel implements AutoCloseable {
                     out[o + d] += p * valueBlock[vs + d];
                 }
             }
-        }
-    }
-
-    private void ensureScores(int length) {
-        if (scores.length < length) {
-            scores = new float[Math.max(length, 2 * scores.length)];
         }
     }
 
@@ -404,8 +423,8 @@ public final class CpuDecodeKernel implements AutoCloseable {
 
     @Override
     public void close() {
-        if (simd != null) {
-            simd.close();
+        if (team != null) {
+            team.close();
         }
         memory.clear();
         inputs.clear();

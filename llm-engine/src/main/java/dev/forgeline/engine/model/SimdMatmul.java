@@ -2,8 +2,7 @@ package dev.forgeline.engine.model;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.locks.LockSupport;
+import java.util.function.IntConsumer;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -31,7 +30,7 @@ import jdk.incubator.vector.VectorSpecies;
  * so {@link CpuDecodeKernel} looks for the module before touching it. Not thread-safe: one caller
  * at a time.
  */
-final class SimdMatmul implements AutoCloseable {
+final class SimdMatmul {
 
     /** From this many rows on, the products go block by block (see {@link #features}). */
     private static final int BLOCKED_ROWS = 5;
@@ -41,14 +40,9 @@ final class SimdMatmul implements AutoCloseable {
     private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
     private static final int LANES = SPECIES.length();
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
-    /** How long an idle worker spins before it parks: a decode step's products come microseconds apart. */
-    private static final long SPIN_NANOS = 200_000;
-
-    private final Worker[] workers; // the caller takes part 0, worker t part t + 1
-    private final AtomicInteger pending = new AtomicInteger();
-    private volatile int generation; // bumped per product; the write publishes the fields below
-    private volatile boolean closed;
-    private volatile Throwable failure;
+    private final ThreadTeam team;
+    private final IntConsumer part = this::part;
+    // The product at hand; the team's start of a task publishes them to its workers.
     private ByteBuffer w;
     private int out;
     private int in;
@@ -61,54 +55,25 @@ final class SimdMatmul implements AutoCloseable {
         return LANES >= 8;
     }
 
-    SimdMatmul(int threads) {
-        workers = new Worker[Math.max(0, threads - 1)];
-        for (int t = 0; t < workers.length; t++) {
-            workers[t] = new Worker(t + 1);
-            workers[t].thread.start();
-        }
+    /** Products split their output features between the team's threads. */
+    SimdMatmul(ThreadTeam team) {
+        this.team = team;
     }
 
     /** y[0, n * out) = x (n, in) W^T with W (out, in) row-major at the start of {@code weight}. */
     void multiply(ByteBuffer weight, int out, int in, float[] x, int n, float[] y) {
-        if (closed) {
-            throw new IllegalStateException("closed"); // its workers are gone
-        }
         this.w = weight;
         this.out = out;
         this.in = in;
         this.x = x;
         this.n = n;
         this.y = y;
-        pending.set(workers.length);
-        generation++;
-        for (Worker worker : workers) {
-            if (worker.parked) {
-                LockSupport.unpark(worker.thread);
-            }
-        }
-        try {
-            part(0);
-        } finally { // the workers write y and read these fields until they are done
-            long since = System.nanoTime();
-            while (pending.get() != 0) {
-                if (System.nanoTime() - since < SPIN_NANOS) {
-                    Thread.onSpinWait();
-                } else {
-                    Thread.yield(); // a worker lost its core: let it have this one
-                }
-            }
-        }
-        Throwable t = failure;
-        if (t != null) {
-            failure = null;
-            throw new IllegalStateException("a product thread failed", t);
-        }
+        team.run(part);
     }
 
     /** Output features of part p. */
     private void part(int p) {
-        int parts = workers.length + 1;
+        int parts = team.size();
         int chunk = (out + parts - 1) / parts;
         int from = Math.min(out, p * chunk);
         int to = Math.min(out, from + chunk);
@@ -294,56 +259,5 @@ final class SimdMatmul implements AutoCloseable {
             s += w.getFloat((wo + j) * Float.BYTES) * x[xo + j];
         }
         return s;
-    }
-
-    @Override
-    public void close() {
-        closed = true;
-        for (Worker worker : workers) {
-            LockSupport.unpark(worker.thread);
-        }
-    }
-
-    private final class Worker implements Runnable {
-        final Thread thread;
-        final int part;
-        volatile boolean parked;
-
-        Worker(int part) {
-            this.part = part;
-            this.thread = new Thread(this, "forge-matmul-" + part);
-            thread.setDaemon(true);
-        }
-
-        @Override
-        public void run() {
-            int seen = 0; // not generation: the first product may be published before this thread runs
-            while (true) {
-                long since = System.nanoTime();
-                while (generation == seen && !closed) {
-                    if (System.nanoTime() - since < SPIN_NANOS) {
-                        Thread.onSpinWait();
-                    } else {
-                        // Either the caller's bump of generation is seen here, or the caller sees parked and unparks.
-                        parked = true;
-                        if (generation == seen && !closed) {
-                            LockSupport.park(this);
-                        }
-                        parked = false;
-                    }
-                }
-                if (closed) {
-                    return;
-                }
-                seen = generation;
-                try {
-                    part(part);
-                } catch (Throwable t) {
-                    failure = t;
-                } finally {
-                    pending.decrementAndGet();
-                }
-            }
-        }
     }
 }

@@ -33,7 +33,8 @@ class SimdMatmulTest {
         }
         float[] y = new float[n * out];
         java.util.Arrays.fill(y, Float.NaN); // every output must be written
-        try (SimdMatmul simd = new SimdMatmul(threads)) {
+        try (ThreadTeam team = new ThreadTeam(threads)) {
+            SimdMatmul simd = new SimdMatmul(team);
             for (int round = 0; round < 3; round++) { // the workers are woken again for each product
                 simd.multiply(weight, out, in, x, n, y);
             }
