@@ -41,7 +41,7 @@ final class SimdMatmul {
     private static final int LANES = SPECIES.length();
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
     private final ThreadTeam team;
-    private final IntConsumer part = this::part;
+    private final IntConsumer partTask = this::part;
     // The product at hand; the team's start of a task publishes them to its workers.
     private ByteBuffer w;
     private int out;
@@ -68,7 +68,7 @@ final class SimdMatmul {
         this.x = x;
         this.n = n;
         this.y = y;
-        team.run(part);
+        team.run(partTask);
     }
 
     /** Output features of part p. */
