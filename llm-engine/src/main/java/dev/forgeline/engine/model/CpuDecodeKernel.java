@@ -307,10 +307,7 @@ public final class CpuDecodeKernel implements AutoCloseable {
             if (simd != null) {
                 SimdSwiGlu.apply(gateUp, gu, intermediate, activated, act);
             } else {
-                for (int i = 0; i < intermediate; i++) {
-                    float g = gateUp[gu + i];
-                    activated[act + i] = g / (1f + (float) Math.exp(-g)) * gateUp[gu + intermediate + i];
-                }
+                swiGlu(gateUp, gu, intermediate, activated, act, 0);
             }
         }
         project(m.down(), n, activated, intermediate, projected, hidden);
@@ -332,6 +329,14 @@ public final class CpuDecodeKernel implements AutoCloseable {
             for (int i = 0; i < hidden; i++) {
                 out[o + i] = x[o + i] / rms * w.get(i);
             }
+        }
+    }
+
+    /** out[o + i] = g / (1 + exp(-g)) * up for g = gateUp[gu + i], up = gateUp[gu + width + i], i in [from, width). */
+    static void swiGlu(float[] gateUp, int gu, int width, float[] out, int o, int from) {
+        for (int i = from; i < width; i++) {
+            float g = gateUp[gu + i];
+            out[o + i] = g / (1f + (float) Math.exp(-g)) * gateUp[gu + width + i];
         }
     }
 

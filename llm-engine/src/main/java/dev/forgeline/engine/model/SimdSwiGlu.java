@@ -25,9 +25,6 @@ final class SimdSwiGlu {
             FloatVector sigmoid = g.neg().lanewise(VectorOperators.EXP).add(1f);
             g.div(sigmoid).mul(up).intoArray(out, o + i);
         }
-        for (; i < width; i++) {
-            float g = gateUp[gu + i];
-            out[o + i] = g / (1f + (float) Math.exp(-g)) * gateUp[gu + width + i];
-        }
+        CpuDecodeKernel.swiGlu(gateUp, gu, width, out, o, i); // features past the last whole vector
     }
 }
