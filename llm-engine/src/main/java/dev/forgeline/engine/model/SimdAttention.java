@@ -60,7 +60,7 @@ final class SimdAttention {
             a2.intoArray(scores, s + 2 * LANES);
             a3.intoArray(scores, s + 3 * LANES);
         }
-        for (; s + LANES <= length; s += LANES) {
+        for (int whole = SPECIES.loopBound(length); s < whole; s += LANES) {
             FloatVector acc = FloatVector.zero(SPECIES);
             for (int d = 0; d < headDim; d++) {
                 acc = FloatVector.fromByteBuffer(SPECIES, keys, (keyBase + d * allocated + s) * Float.BYTES, ORDER)
@@ -81,7 +81,7 @@ final class SimdAttention {
     private static float softmaxNumerators(float[] scores, int length) {
         float max = Float.NEGATIVE_INFINITY;
         int s = 0;
-        for (; s + LANES <= length; s += LANES) {
+        for (int whole = SPECIES.loopBound(length); s < whole; s += LANES) {
             max = Math.max(max, FloatVector.fromArray(SPECIES, scores, s).reduceLanes(VectorOperators.MAX));
         }
         for (; s < length; s++) {

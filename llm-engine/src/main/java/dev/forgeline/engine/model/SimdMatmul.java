@@ -2,6 +2,7 @@ package dev.forgeline.engine.model;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.util.function.IntConsumer;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
@@ -21,10 +22,15 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>From five rows on the work is compute-bound, and kernels that meet each weight vector with
  * many rows stalled streaming the weights from memory (11-15 GMAC/s a core, against 24-28 with
  * them in cache): each load is followed by so much work that the out-of-order window reaches too
- * few loads ahead, and Java has no prefetch. A one-row dot product does stream at memory speed.
- * So the products go block by block (see {@link #features}): row 0 brings a block of weights into
- * cache, the other rows read it from there. Steps at 5, 8, 12 and 16 rows: 24.0/38.9,
- * 32.8/43.1, 41.6/53.7 and 53.3/64.5 ms.
+ * few loads ahead, and Java has no prefetch. A plain copy does stream at memory speed. So the
+ * products go block by block (see {@link #features}): each block of weights is copied to a Java
+ * array, which stays in cache while all rows read it. Reading vectors from an array also costs
+ * fewer instructions than from a direct buffer on JDK 17, which checks the buffer at every load:
+ * the products of eight rows took 23-25 ms against 27-30 when row 0 read the buffer and the other
+ * rows read it again from cache.
+ *
+ * <p>The loops run to {@code SPECIES.loopBound(in)}: with {@code j + LANES <= in} as the test,
+ * C2 kept an index check at every vector load, a third of the 4x4 kernel's samples in a profile.
  *
  * <p>Needs {@code --add-modules jdk.incubator.vector}: without it this class does not even load,
  * so {@link CpuDecodeKernel} looks for the module before touching it. Not thread-safe: one caller
@@ -34,7 +40,7 @@ final class SimdMatmul {
 
     /** From this many rows on, the products go block by block (see {@link #features}). */
     private static final int BLOCKED_ROWS = 5;
-    /** Weight bytes of one block: it should stay in L2 (1 MB a core here) while the rows use it; 64-512 KB measured alike. */
+    /** Weight bytes of one block: it should stay in L2 (1 MB a core here) while the rows use it. */
     private static final int BLOCK_BYTES = 128 << 10;
 
     private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
@@ -42,6 +48,7 @@ final class SimdMatmul {
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
     private final ThreadTeam team;
     private final IntConsumer partTask = this::part;
+    private final float[][] scratch; // per part, a block of weights
     // The product at hand; the team's start of a task publishes them to its workers.
     private ByteBuffer w;
     private int out;
@@ -58,6 +65,7 @@ final class SimdMatmul {
     /** Products split their output features between the team's threads. */
     SimdMatmul(ThreadTeam team) {
         this.team = team;
+        this.scratch = new float[team.size()][0];
     }
 
     /** y[0, n * out) = x (n, in) W^T with W (out, in) row-major at the start of {@code weight}. */
@@ -77,43 +85,52 @@ final class SimdMatmul {
         int chunk = (out + parts - 1) / parts;
         int from = Math.min(out, p * chunk);
         int to = Math.min(out, from + chunk);
-        features(w, in, x, n, y, out, from, to);
+        features(w, in, x, n, y, out, from, to, scratch, p);
     }
 
-    /** Output features [from, to) of all n rows. */
-    private static void features(ByteBuffer w, int in, float[] x, int n, float[] y, int out, int from, int to) {
+    /** Output features [from, to) of all n rows; {@code scratch[p]}: this part's copy of a block. */
+    private static void features(ByteBuffer w, int in, float[] x, int n, float[] y, int out, int from, int to, float[][] scratch, int p) {
         if (n < BLOCKED_ROWS) {
-            eachFeature(w, in, x, 0, n, y, out, from, to);
+            eachFeature(w, in, x, n, y, out, from, to);
             return;
         }
         int block = Math.max(4, BLOCK_BYTES / (in * Float.BYTES) & ~3);
+        if (scratch[p].length < block * in) {
+            scratch[p] = new float[block * in];
+        }
+        float[] cached = scratch[p];
+        FloatBuffer weights = w.asFloatBuffer();
         for (int o = from; o < to; o += block) {
             int end = Math.min(to, o + block);
-            for (int f = o; f < end; f++) { // row 0 streams the block into cache...
-                y[f] = dot(w, f * in, x, 0, in);
-            }
-            int fours = o + (end - o & ~3); // ...and the other rows read it from there
-            int r = 1;
-            for (; r + 4 <= n; r += 4) {
+            weights.get(o * in, cached, 0, (end - o) * in); // W rows [o, end) at memory speed, into cache
+            int fours = o + (end - o & ~3);
+            for (int r = 0; r < n; ) {
+                int rows = n - r == 5 ? 3 : Math.min(4, n - r); // groups of four, then one of three or two
                 for (int f = o; f < fours; f += 4) {
-                    fourFeaturesFourRows(w, f * in, x, r * in, in, y, r * out + f, out);
+                    int wo = (f - o) * in;
+                    int yo = r * out + f;
+                    if (rows == 4) {
+                        fourFeaturesFourRows(cached, wo, x, r * in, in, y, yo, out);
+                    } else if (rows == 3) {
+                        fourFeaturesThreeRows(cached, wo, x, r * in, in, y, yo, out);
+                    } else {
+                        fourFeaturesTwoRows(cached, wo, x, r * in, in, y, yo, out);
+                    }
+                }
+                r += rows;
+            }
+            for (int f = fours; f < end; f++) { // the part's last one to three features
+                for (int r = 0; r < n; r++) {
+                    y[r * out + f] = dot(cached, (f - o) * in, x, r * in, in);
                 }
             }
-            if (n - r == 3) {
-                for (int f = o; f < fours; f += 4) {
-                    fourFeaturesThreeRows(w, f * in, x, r * in, in, y, r * out + f, out);
-                }
-                r = n;
-            }
-            eachFeature(w, in, x, r, n, y, out, o, fours);
-            eachFeature(w, in, x, 1, n, y, out, fours, end);
         }
     }
 
-    /** Rows [first, n) of features [from, to), one feature at a time, the rows in groups of up to four that share each load of a weight vector. */
-    private static void eachFeature(ByteBuffer w, int in, float[] x, int first, int n, float[] y, int out, int from, int to) {
+    /** Features [from, to) of all n rows, one feature at a time, the rows in groups of up to four that share each load of a weight vector. */
+    private static void eachFeature(ByteBuffer w, int in, float[] x, int n, float[] y, int out, int from, int to) {
         for (int o = from; o < to; o++) {
-            int r = first;
+            int r = 0;
             for (; r + 4 <= n; r += 4) {
                 fourRows(w, o * in, x, r * in, in, y, r * out + o, out);
             }
@@ -137,7 +154,7 @@ final class SimdMatmul {
     private static void twoRows(ByteBuffer w, int wo, float[] x, int xo, int in, float[] y, int yo, int out) {
         FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0;
         int j = 0;
-        for (; j + LANES <= in; j += LANES) {
+        for (int whole = SPECIES.loopBound(in); j < whole; j += LANES) {
             FloatVector u = FloatVector.fromByteBuffer(SPECIES, w, (wo + j) * Float.BYTES, ORDER);
             a0 = u.fma(FloatVector.fromArray(SPECIES, x, xo + j), a0);
             a1 = u.fma(FloatVector.fromArray(SPECIES, x, xo + in + j), a1);
@@ -149,7 +166,7 @@ final class SimdMatmul {
     private static void threeRows(ByteBuffer w, int wo, float[] x, int xo, int in, float[] y, int yo, int out) {
         FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0, a2 = a0;
         int j = 0;
-        for (; j + LANES <= in; j += LANES) {
+        for (int whole = SPECIES.loopBound(in); j < whole; j += LANES) {
             FloatVector u = FloatVector.fromByteBuffer(SPECIES, w, (wo + j) * Float.BYTES, ORDER);
             a0 = u.fma(FloatVector.fromArray(SPECIES, x, xo + j), a0);
             a1 = u.fma(FloatVector.fromArray(SPECIES, x, xo + in + j), a1);
@@ -163,7 +180,7 @@ final class SimdMatmul {
     private static void fourRows(ByteBuffer w, int wo, float[] x, int xo, int in, float[] y, int yo, int out) {
         FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0, a2 = a0, a3 = a0;
         int j = 0;
-        for (; j + LANES <= in; j += LANES) {
+        for (int whole = SPECIES.loopBound(in); j < whole; j += LANES) {
             FloatVector u = FloatVector.fromByteBuffer(SPECIES, w, (wo + j) * Float.BYTES, ORDER);
             a0 = u.fma(FloatVector.fromArray(SPECIES, x, xo + j), a0);
             a1 = u.fma(FloatVector.fromArray(SPECIES, x, xo + in + j), a1);
@@ -177,17 +194,17 @@ final class SimdMatmul {
     }
 
     /** Four features (rows wo / in of W on) of four rows (x from xo): 16 sums that share 4 weight and 4 input loads a step. */
-    private static void fourFeaturesFourRows(ByteBuffer w, int wo, float[] x, int xo, int in, float[] y, int yo, int out) {
+    private static void fourFeaturesFourRows(float[] w, int wo, float[] x, int xo, int in, float[] y, int yo, int out) {
         FloatVector a00 = FloatVector.zero(SPECIES), a01 = a00, a02 = a00, a03 = a00;
         FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
         FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00;
         FloatVector a30 = a00, a31 = a00, a32 = a00, a33 = a00;
         int j = 0;
-        for (; j + LANES <= in; j += LANES) {
-            FloatVector u0 = FloatVector.fromByteBuffer(SPECIES, w, (wo + j) * Float.BYTES, ORDER);
-            FloatVector u1 = FloatVector.fromByteBuffer(SPECIES, w, (wo + in + j) * Float.BYTES, ORDER);
-            FloatVector u2 = FloatVector.fromByteBuffer(SPECIES, w, (wo + 2 * in + j) * Float.BYTES, ORDER);
-            FloatVector u3 = FloatVector.fromByteBuffer(SPECIES, w, (wo + 3 * in + j) * Float.BYTES, ORDER);
+        for (int whole = SPECIES.loopBound(in); j < whole; j += LANES) {
+            FloatVector u0 = FloatVector.fromArray(SPECIES, w, wo + j);
+            FloatVector u1 = FloatVector.fromArray(SPECIES, w, wo + in + j);
+            FloatVector u2 = FloatVector.fromArray(SPECIES, w, wo + 2 * in + j);
+            FloatVector u3 = FloatVector.fromArray(SPECIES, w, wo + 3 * in + j);
             FloatVector v = FloatVector.fromArray(SPECIES, x, xo + j);
             a00 = u0.fma(v, a00); a01 = u1.fma(v, a01); a02 = u2.fma(v, a02); a03 = u3.fma(v, a03);
             v = FloatVector.fromArray(SPECIES, x, xo + in + j);
@@ -204,16 +221,16 @@ final class SimdMatmul {
     }
 
     /** {@link #fourFeaturesFourRows} for three rows. */
-    private static void fourFeaturesThreeRows(ByteBuffer w, int wo, float[] x, int xo, int in, float[] y, int yo, int out) {
+    private static void fourFeaturesThreeRows(float[] w, int wo, float[] x, int xo, int in, float[] y, int yo, int out) {
         FloatVector a00 = FloatVector.zero(SPECIES), a01 = a00, a02 = a00, a03 = a00;
         FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
         FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00;
         int j = 0;
-        for (; j + LANES <= in; j += LANES) {
-            FloatVector u0 = FloatVector.fromByteBuffer(SPECIES, w, (wo + j) * Float.BYTES, ORDER);
-            FloatVector u1 = FloatVector.fromByteBuffer(SPECIES, w, (wo + in + j) * Float.BYTES, ORDER);
-            FloatVector u2 = FloatVector.fromByteBuffer(SPECIES, w, (wo + 2 * in + j) * Float.BYTES, ORDER);
-            FloatVector u3 = FloatVector.fromByteBuffer(SPECIES, w, (wo + 3 * in + j) * Float.BYTES, ORDER);
+        for (int whole = SPECIES.loopBound(in); j < whole; j += LANES) {
+            FloatVector u0 = FloatVector.fromArray(SPECIES, w, wo + j);
+            FloatVector u1 = FloatVector.fromArray(SPECIES, w, wo + in + j);
+            FloatVector u2 = FloatVector.fromArray(SPECIES, w, wo + 2 * in + j);
+            FloatVector u3 = FloatVector.fromArray(SPECIES, w, wo + 3 * in + j);
             FloatVector v = FloatVector.fromArray(SPECIES, x, xo + j);
             a00 = u0.fma(v, a00); a01 = u1.fma(v, a01); a02 = u2.fma(v, a02); a03 = u3.fma(v, a03);
             v = FloatVector.fromArray(SPECIES, x, xo + in + j);
@@ -226,9 +243,28 @@ final class SimdMatmul {
         store(a20, a21, a22, a23, w, wo, x, xo + 2 * in, j, in, y, yo + 2 * out);
     }
 
+    /** {@link #fourFeaturesFourRows} for two rows. */
+    private static void fourFeaturesTwoRows(float[] w, int wo, float[] x, int xo, int in, float[] y, int yo, int out) {
+        FloatVector a00 = FloatVector.zero(SPECIES), a01 = a00, a02 = a00, a03 = a00;
+        FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+        int j = 0;
+        for (int whole = SPECIES.loopBound(in); j < whole; j += LANES) {
+            FloatVector u0 = FloatVector.fromArray(SPECIES, w, wo + j);
+            FloatVector u1 = FloatVector.fromArray(SPECIES, w, wo + in + j);
+            FloatVector u2 = FloatVector.fromArray(SPECIES, w, wo + 2 * in + j);
+            FloatVector u3 = FloatVector.fromArray(SPECIES, w, wo + 3 * in + j);
+            FloatVector v = FloatVector.fromArray(SPECIES, x, xo + j);
+            a00 = u0.fma(v, a00); a01 = u1.fma(v, a01); a02 = u2.fma(v, a02); a03 = u3.fma(v, a03);
+            v = FloatVector.fromArray(SPECIES, x, xo + in + j);
+            a10 = u0.fma(v, a10); a11 = u1.fma(v, a11); a12 = u2.fma(v, a12); a13 = u3.fma(v, a13);
+        }
+        store(a00, a01, a02, a03, w, wo, x, xo, j, in, y, yo);
+        store(a10, a11, a12, a13, w, wo, x, xo + in, j, in, y, yo + out);
+    }
+
     /** y[yo + t] = the sum of a_t plus the scalar tail of feature t (W row wo / in + t) and x row xo. */
     private static void store(FloatVector a0, FloatVector a1, FloatVector a2, FloatVector a3,
-            ByteBuffer w, int wo, float[] x, int xo, int j, int in, float[] y, int yo) {
+            float[] w, int wo, float[] x, int xo, int j, int in, float[] y, int yo) {
         y[yo] = a0.reduceLanes(VectorOperators.ADD) + tail(w, wo, x, xo, j, in);
         y[yo + 1] = a1.reduceLanes(VectorOperators.ADD) + tail(w, wo + in, x, xo, j, in);
         y[yo + 2] = a2.reduceLanes(VectorOperators.ADD) + tail(w, wo + 2 * in, x, xo, j, in);
@@ -239,17 +275,27 @@ final class SimdMatmul {
     private static float dot(ByteBuffer w, int wo, float[] x, int xo, int in) {
         FloatVector acc = FloatVector.zero(SPECIES), acc2 = acc;
         int j = 0;
-        for (; j + 2 * LANES <= in; j += 2 * LANES) {
+        for (int pairs = in & -(2 * LANES); j < pairs; j += 2 * LANES) {
             acc = FloatVector.fromByteBuffer(SPECIES, w, (wo + j) * Float.BYTES, ORDER)
                     .fma(FloatVector.fromArray(SPECIES, x, xo + j), acc);
             acc2 = FloatVector.fromByteBuffer(SPECIES, w, (wo + j + LANES) * Float.BYTES, ORDER)
                     .fma(FloatVector.fromArray(SPECIES, x, xo + j + LANES), acc2);
         }
-        for (; j + LANES <= in; j += LANES) {
+        for (int whole = SPECIES.loopBound(in); j < whole; j += LANES) {
             acc = FloatVector.fromByteBuffer(SPECIES, w, (wo + j) * Float.BYTES, ORDER)
                     .fma(FloatVector.fromArray(SPECIES, x, xo + j), acc);
         }
         return acc.add(acc2).reduceLanes(VectorOperators.ADD) + tail(w, wo, x, xo, j, in);
+    }
+
+    /** {@link #dot} on a block of weights in an array. */
+    private static float dot(float[] w, int wo, float[] x, int xo, int in) {
+        FloatVector acc = FloatVector.zero(SPECIES);
+        int j = 0;
+        for (int whole = SPECIES.loopBound(in); j < whole; j += LANES) {
+            acc = FloatVector.fromArray(SPECIES, w, wo + j).fma(FloatVector.fromArray(SPECIES, x, xo + j), acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD) + tail(w, wo, x, xo, j, in);
     }
 
     /** sum over k in [j, in) of W[wo + k] x[xo + k]: features that are not a multiple of the vector width. */
@@ -257,6 +303,15 @@ final class SimdMatmul {
         float s = 0f;
         for (; j < in; j++) {
             s += w.getFloat((wo + j) * Float.BYTES) * x[xo + j];
+        }
+        return s;
+    }
+
+    /** {@link #tail} on a block of weights in an array. */
+    private static float tail(float[] w, int wo, float[] x, int xo, int j, int in) {
+        float s = 0f;
+        for (; j < in; j++) {
+            s += w[wo + j] * x[xo + j];
         }
         return s;
     }

@@ -19,7 +19,7 @@ final class SimdSwiGlu {
     /** out[o + i] = g / (1 + exp(-g)) * up[i] for g = gateUp[gu + i], up = gateUp[gu + width + i], i in [0, width). */
     static void apply(float[] gateUp, int gu, int width, float[] out, int o) {
         int i = 0;
-        for (; i + LANES <= width; i += LANES) {
+        for (int whole = SPECIES.loopBound(width); i < whole; i += LANES) {
             FloatVector g = FloatVector.fromArray(SPECIES, gateUp, gu + i);
             FloatVector up = FloatVector.fromArray(SPECIES, gateUp, gu + width + i);
             FloatVector sigmoid = g.neg().lanewise(VectorOperators.EXP).add(1f);
