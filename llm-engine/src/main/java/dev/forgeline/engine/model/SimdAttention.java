@@ -25,7 +25,7 @@ final class SimdAttention {
     /**
      * For each of the {@code groups} query heads at {@code q[qOffset + g * headDim]} (rotated,
      * scaled by 1/sqrt(hd)): out = softmax(q K^T) V over positions [0, length).
-     * {@code scores} holds at least {@code length} floats.
+     * {@code scores} holds at least {@code allocated} floats.
      */
     static void attendGroup(ByteBuffer keys, int keyBase, int allocated, ByteBuffer values, int valueBase,
             int length, int headDim, int groups, float[] q, int qOffset, float[] out, int outOffset, float[] scores) {
@@ -60,13 +60,25 @@ final class SimdAttention {
             a2.intoArray(scores, s + 2 * LANES);
             a3.intoArray(scores, s + 3 * LANES);
         }
-        for (int whole = SPECIES.loopBound(length); s < whole; s += LANES) {
-            FloatVector acc = FloatVector.zero(SPECIES);
-            for (int d = 0; d < headDim; d++) {
-                acc = FloatVector.fromByteBuffer(SPECIES, keys, (keyBase + d * allocated + s) * Float.BYTES, ORDER)
-                        .fma(FloatVector.broadcast(SPECIES, q[qg + d]), acc);
+        /*
+         * The last positions a vector at a time, two sums down the dimensions. Lanes past length
+         * read the cache's unused slots (allocated >= s + LANES) and are never read back; one
+         * position at a time, each score was a chain of headDim dependent multiply-adds.
+         */
+        for (; s < length && s + LANES <= allocated; s += LANES) {
+            FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0;
+            int d = 0;
+            for (; d + 2 <= headDim; d += 2) {
+                int at = (keyBase + d * allocated + s) * Float.BYTES;
+                a0 = FloatVector.fromByteBuffer(SPECIES, keys, at, ORDER).fma(FloatVector.broadcast(SPECIES, q[qg + d]), a0);
+                a1 = FloatVector.fromByteBuffer(SPECIES, keys, at + allocated * Float.BYTES, ORDER)
+                        .fma(FloatVector.broadcast(SPECIES, q[qg + d + 1]), a1);
             }
-            acc.intoArray(scores, s);
+            if (d < headDim) {
+                a0 = FloatVector.fromByteBuffer(SPECIES, keys, (keyBase + d * allocated + s) * Float.BYTES, ORDER)
+                        .fma(FloatVector.broadcast(SPECIES, q[qg + d]), a0);
+            }
+            a0.add(a1).intoArray(scores, s);
         }
         for (; s < length; s++) {
             float dot = 0f;
@@ -89,7 +101,7 @@ final class SimdAttention {
         }
         FloatVector sums = FloatVector.zero(SPECIES);
         s = 0;
-        for (; s + LANES <= length; s += LANES) {
+        for (int whole = SPECIES.loopBound(length); s < whole; s += LANES) {
             FloatVector e = FloatVector.fromArray(SPECIES, scores, s).sub(max).lanewise(VectorOperators.EXP);
             e.intoArray(scores, s);
             sums = sums.add(e);
