@@ -26,8 +26,8 @@ import jdk.incubator.vector.VectorSpecies;
  * products go block by block (see {@link #features}): each block of weights is copied to a Java
  * array, which stays in cache while all rows read it. Reading vectors from an array also costs
  * fewer instructions than from a direct buffer on JDK 17, which checks the buffer at every load:
- * the products of eight rows took 23-25 ms against 27-30 when row 0 read the buffer and the other
- * rows read it again from cache.
+ * the products of eight rows took 23-28 ms against 27-35 when row 0 read the buffer and the other
+ * rows read it again from cache (one JVM, six runs).
  *
  * <p>The loops run to {@code SPECIES.loopBound(in)}: with {@code j + LANES <= in} as the test,
  * C2 kept an index check at every vector load, a third of the 4x4 kernel's samples in a profile.
@@ -89,7 +89,8 @@ final class SimdMatmul {
     }
 
     /** Output features [from, to) of all n rows; {@code scratch[p]}: this part's copy of a block. */
-    private static void features(ByteBuffer w, int in, float[] x, int n, float[] y, int out, int from, int to, float[][] scratch, int p) {
+    private static void features(ByteBuffer w, int in, float[] x, int n, float[] y, int out, int from, int to,
+            float[][] scratch, int p) {
         if (n < BLOCKED_ROWS) {
             eachFeature(w, in, x, n, y, out, from, to);
             return;
@@ -127,7 +128,10 @@ final class SimdMatmul {
         }
     }
 
-    /** Features [from, to) of all n rows, one feature at a time, the rows in groups of up to four that share each load of a weight vector. */
+    /**
+     * Features [from, to) of all n rows, one feature at a time, the rows in groups of up to four
+     * that share each load of a weight vector.
+     */
     private static void eachFeature(ByteBuffer w, int in, float[] x, int n, float[] y, int out, int from, int to) {
         for (int o = from; o < to; o++) {
             int r = 0;

@@ -19,7 +19,7 @@ class SimdMatmulTest {
     @ParameterizedTest(name = "out {0}, in {1}, {2} row(s), {3} thread(s)")
     @CsvSource({"37, 53, 1, 1", "37, 53, 3, 3", "37, 53, 8, 2", "37, 53, 11, 2", "64, 64, 16, 2", "5, 70, 17, 4",
             "130, 16, 9, 2", "1, 7, 2, 3", "23, 40, 6, 2",
-            // several 128 KB blocks a part: 32 features of 1000, 16 of 2000; rows after row 0 in fours, a three, a two, a one
+            // several 128 KB blocks a part: 32 features of 1000, 16 of 2000; rows in fours, then a three or a two
             "150, 1000, 8, 2", "150, 1000, 7, 1", "101, 1003, 16, 3", "70, 2000, 5, 2", "70, 2000, 6, 2", "66, 2000, 12, 1"})
     void equalsTheSumOfProducts(int out, int in, int n, int threads) {
         SplittableRandom random = new SplittableRandom(out * 31L + in * 7L + n);
