@@ -26,8 +26,8 @@ import jdk.incubator.vector.VectorSpecies;
  * products go block by block (see {@link #features}): each block of weights is copied to a Java
  * array, which stays in cache while all rows read it. Reading vectors from an array also costs
  * fewer instructions than from a direct buffer on JDK 17, which checks the buffer at every load:
- * the products of eight rows took 23-28 ms against 27-35 when row 0 read the buffer and the other
- * rows read it again from cache (one JVM, six runs).
+ * the products of eight rows took 22.9-30.1 ms against 26.8-38.3 when row 0 read the buffer and
+ * the other rows read it again from cache (one JVM, three runs).
  *
  * <p>The loops run to {@code SPECIES.loopBound(in)}: with {@code j + LANES <= in} as the test,
  * C2 kept an index check at every vector load, a third of the 4x4 kernel's samples in a profile.
