@@ -238,6 +238,11 @@ public final class CausalLm implements AutoCloseable {
         return l;
     }
 
+    /** Forgets the weight copies the CPU decode kernel packed (see {@link Linear#dropPacked}): before training in place. */
+    public void dropPackedWeights() {
+        projections.values().forEach(Linear::dropPacked);
+    }
+
     /** Whether any projection carries an adapter that is not merged into its weight. */
     public boolean hasAdapters() {
         for (Linear l : projections.values()) {

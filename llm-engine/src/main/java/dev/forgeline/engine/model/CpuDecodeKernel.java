@@ -79,6 +79,8 @@ public final class CpuDecodeKernel implements AutoCloseable {
     private final Map<NDArray, ByteBuffer> memory = new IdentityHashMap<>(); // tensor -> its memory
     private final ThreadTeam team; // the products' and the attention's threads, or null: no Vector API
     private final SimdMatmul simd; // the weight products in Java, or null: in libtorch (and no Vector API at all)
+    private final PackedMatmul packed; // products of two rows and more on packed weights, or null: vectors too narrow
+    private boolean noRoomLogged;
     private final float[][] partScores; // per part of the team, attention scores
 
     // Java-side activations, sized for MAX_ROWS.
@@ -128,6 +130,7 @@ public final class CpuDecodeKernel implements AutoCloseable {
         this.activated = new float[MAX_ROWS * intermediate];
         this.team = vectorApi ? new ThreadTeam(JniUtils.getNumThreads()) : null;
         this.simd = vectorApi ? new SimdMatmul(team) : null;
+        this.packed = vectorApi && PackedMatmul.pays() ? new PackedMatmul(team) : null;
         this.partScores = new float[team == null ? 0 : team.size()][0];
     }
 
@@ -355,7 +358,10 @@ public final class CpuDecodeKernel implements AutoCloseable {
 
     /** dst (n, out) = src (n, in) W^T + bias. */
     private void project(Linear linear, int n, float[] src, int in, float[] dst, int out) {
-        if (simd != null) {
+        PackedWeight tiles = n > 1 && packed != null ? packed(linear, out, in) : null;
+        if (tiles != null) {
+            packed.multiply(tiles, src, n, dst);
+        } else if (simd != null) {
             simd.multiply(memory(linear.weight()), out, in, src, n, dst);
         } else {
             torchProduct(linear, n, src, in, dst, out);
@@ -369,6 +375,30 @@ public final class CpuDecodeKernel implements AutoCloseable {
                 }
             }
         }
+    }
+
+    /**
+     * The linear's weight packed for {@link PackedMatmul}, packed on first use; null while the
+     * weight is being trained (it changes in place) or when the heap lacks room for the copy, which
+     * takes as much memory as the weight: then the product reads the weight where it is.
+     */
+    private PackedWeight packed(Linear linear, int out, int in) {
+        PackedWeight kept = linear.packed();
+        if (kept != null || linear.weight().hasGradient()) {
+            return kept;
+        }
+        long bytes = PackedWeight.floats(out, in) * Float.BYTES;
+        Runtime heap = Runtime.getRuntime();
+        long free = heap.maxMemory() - (heap.totalMemory() - heap.freeMemory());
+        if (bytes > Integer.MAX_VALUE || bytes > free / 2) { // half the heap stays for everything else
+            if (!noRoomLogged) {
+                noRoomLogged = true;
+                LOG.info("no heap room to pack a {} MB weight for batched decode ({} MB free); -Xmx sets the heap",
+                        bytes >> 20, free >> 20);
+            }
+            return null;
+        }
+        return linear.keepPacked(PackedWeight.of(memory(linear.weight()).asFloatBuffer(), out, in));
     }
 
     /** dst (n, out) = src (n, in) W^T in libtorch. */

@@ -32,6 +32,7 @@ public final class Linear {
     private NDArray blocks; // (out / BLOCK, in, BLOCK) view of weight for few-row inputs, made on first use
     private NDArray perThread; // (threads, in, out / threads) view of weight for single-row inputs, made on first use
     private boolean noPerThread; // that view does not apply: one thread, uneven split, or not float32 on CPU
+    private PackedWeight packed; // a copy of weight in CpuDecodeKernel's tiles, made on first use
     private final Map<String, LoraAdapter> adapters = new LinkedHashMap<>();
     private LoraStack stack; // the adapters as one low-rank product, made on first use
 
@@ -289,6 +290,7 @@ public final class Linear {
 
     /** Freezes or unfreezes the base weight (full fine-tuning trains it; LoRA leaves it frozen). */
     public void setTrainable(boolean trainable) {
+        dropPacked();
         weight.setRequiresGradient(trainable);
         if (bias != null) {
             bias.setRequiresGradient(trainable);
@@ -315,7 +317,29 @@ public final class Linear {
         return weight.getShape().get(1);
     }
 
+    /** The copy of the weight that {@link CpuDecodeKernel} packed for its products, or null. */
+    synchronized PackedWeight packed() {
+        return packed;
+    }
+
+    /** Keeps {@code copy} unless a copy is already kept (two decoders packed at once); returns the one kept. */
+    synchronized PackedWeight keepPacked(PackedWeight copy) {
+        if (packed == null) {
+            packed = copy;
+        }
+        return packed;
+    }
+
+    /**
+     * Forgets the packed copy: the weight is about to change in place (training), and the kernel
+     * would otherwise read the old values.
+     */
+    public synchronized void dropPacked() {
+        packed = null;
+    }
+
     private void dropViews() {
+        dropPacked();
         if (perThread != null) {
             perThread.close();
             perThread = null;

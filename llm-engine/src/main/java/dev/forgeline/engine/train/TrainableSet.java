@@ -76,6 +76,7 @@ public final class TrainableSet {
     }
 
     private static TrainableSet weights(CausalLm model, TrainingConfig.Method method, int lastLayers, boolean embeddings) {
+        model.dropPackedWeights(); // they will change in place
         int n = model.layers().size();
         if (lastLayers > n) {
             throw new IllegalArgumentException("cannot train the last " + lastLayers + " layers of a " + n + "-layer model");

@@ -7,6 +7,8 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDManager;
 import ai.djl.pytorch.jni.JniUtils;
 import dev.forgeline.engine.config.ModelConfig;
+import dev.forgeline.engine.train.TrainableSet;
+import dev.forgeline.engine.train.TrainingConfig;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -92,6 +94,46 @@ class CpuDecodeKernelTest {
             assertTrue(scale > 0.5, "logit scale " + scale); // a 1e-5 comparison of near-zero logits would prove little
         } finally {
             JniUtils.setNumThreads(before);
+        }
+    }
+
+    /** Rows past one read a packed copy of each weight: full fine-tuning changes the weights in place, and the copy must follow. */
+    @Test
+    void readsWeightsTrainedInPlace(@TempDir Path dir) {
+        ModelConfig config = TinyModels.llamaGqaUntied();
+        int n = 2;
+        try (CausalLm model = TinyModels.write(dir, config, 5);
+                KvCache tensorCache = new KvCache(model.manager(), config, n, 64, model.dataType());
+                KvCache kernelCache = new KvCache(model.manager(), config, n, 64, model.dataType());
+                CpuDecodeKernel kernel = new CpuDecodeKernel(model, true)) {
+            int[] next = new int[n];
+            for (int b = 0; b < n; b++) {
+                int[] prompt = TinyModels.randomIds(3 + b, config.vocabSize(), b + 1);
+                prefill(model, tensorCache, b, prompt);
+                prefill(model, kernelCache, b, prompt);
+                next[b] = prompt[prompt.length - 1];
+            }
+            for (int s = 0; s < 2; s++) {
+                float[] expected = tensorStep(model, tensorCache, next, n);
+                float[] actual = kernel.step(kernelCache, next, n);
+                double maxDiff = 0;
+                for (int i = 0; i < expected.length; i++) {
+                    maxDiff = Math.max(maxDiff, Math.abs(expected[i] - actual[i]));
+                }
+                assertTrue(maxDiff < 1e-5, "step " + s + ": max |kernel - tensor path| = " + maxDiff);
+                for (int b = 0; b < n; b++) {
+                    tensorCache.setLength(b, tensorCache.length(b) + 1);
+                    kernelCache.setLength(b, kernelCache.length(b) + 1);
+                }
+                if (s == 0) { // an optimizer's step, in place, between two decode steps
+                    TrainableSet trained = TrainableSet.prepare(model,
+                            TrainingConfig.builder().method(TrainingConfig.Method.FULL).build());
+                    try (NoGradient ignored = NoGradient.enter()) {
+                        trained.parameters().forEach(p -> p.value().muli(1.5f));
+                    }
+                    trained.freeze();
+                }
+            }
         }
     }
 

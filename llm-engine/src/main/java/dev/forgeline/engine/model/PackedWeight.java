@@ -1,0 +1,53 @@
+package dev.forgeline.engine.model;
+
+import java.nio.FloatBuffer;
+
+/**
+ * A float32 weight W (out, in) copied onto the Java heap for {@link PackedMatmul}, in tiles of 16
+ * output features: tile t holds features [16t, 16t + 16) as (in, 16), so one 16-float vector is
+ * one input's weights for 16 features, and x W^T needs no sums across a vector's lanes.
+ *
+ * <p>The tiles are stored in pairs, features past {@code out} (up to a multiple of 32) being zero.
+ * The copy is the price: it doubles the memory of the weights it packs (see {@link Linear}).
+ */
+final class PackedWeight {
+
+    static final int TILE = 16;
+
+    final float[] tiles; // pairs of (in, TILE) tiles
+    final int out;
+    final int in;
+
+    private PackedWeight(float[] tiles, int out, int in) {
+        this.tiles = tiles;
+        this.out = out;
+        this.in = in;
+    }
+
+    /** Floats a packed (out, in) weight takes. */
+    static long floats(long out, long in) {
+        return Math.floorDiv(out + 2 * TILE - 1, 2 * TILE) * 2 * TILE * in;
+    }
+
+    /** Packs W (out, in), row-major at the start of {@code weight}. */
+    static PackedWeight of(FloatBuffer weight, int out, int in) {
+        float[] tiles = new float[Math.toIntExact(floats(out, in))];
+        float[] rows = new float[TILE * in]; // one tile's rows of W, read in bulk
+        for (int f = 0; f < out; f += TILE) {
+            int features = Math.min(TILE, out - f);
+            weight.get(f * in, rows, 0, features * in);
+            int base = f * in;
+            for (int j = 0; j < in; j++) { // written in order, read across the 16 rows
+                for (int l = 0; l < features; l++) {
+                    tiles[base + j * TILE + l] = rows[l * in + j];
+                }
+            }
+        }
+        return new PackedWeight(tiles, out, in);
+    }
+
+    /** Pairs of tiles: 32 output features each, the last one padded. */
+    int pairs() {
+        return (out + 2 * TILE - 1) / (2 * TILE);
+    }
+}
