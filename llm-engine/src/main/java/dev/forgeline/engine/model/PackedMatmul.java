@@ -13,9 +13,10 @@ import jdk.incubator.vector.VectorSpecies;
  * row's 32 results are stored as they are. {@link SimdMatmul}'s kernels, on W's own layout, hold
  * inputs in their lanes and end each output with a sum across 16 lanes, which on JDK 17 adds the
  * lanes one after the other: a third of their instructions at eight rows. Products of the 135M
- * shape at eight rows took 14.7-16.4 ms this way against 24.4-27.3 (one JVM, two runs), at one row
- * 10.0 against 10.8. Eight rows also stream the weights from memory without stalling, which
- * {@link SimdMatmul}'s many-row kernels did not: there each block was copied to cache first.
+ * shape at eight rows took 16.0-16.8 ms this way against 25.2-26.1 (one JVM, two runs), at sixteen
+ * 22.0 against 35.3. Eight rows also stream the weights from memory without stalling, which
+ * {@link SimdMatmul}'s many-row kernels did not: there each block is copied to cache first. One
+ * row is slower here (12.4-13.4 against 11.5-12.1 ms), so it stays on {@link SimdMatmul}.
  *
  * <p>Needs {@code --add-modules jdk.incubator.vector}, like {@link SimdMatmul}. Not thread-safe:
  * one caller at a time.
@@ -54,7 +55,7 @@ final class PackedMatmul {
         team.run(partTask);
     }
 
-    /** Pairs of tiles of part p, every row of each before the next pair: a pair stays in cache while the rows read it. */
+    /** Pairs of tiles of part p, all rows of one pair before the next: the pair stays in cache while they read it. */
     private void part(int p) {
         int parts = team.size();
         int pairs = w.pairs();
