@@ -334,7 +334,7 @@ public final class Linear {
      * Forgets the packed copy: the weight is about to change in place (training), and the kernel
      * would otherwise read the old values.
      */
-    public synchronized void dropPacked() {
+    synchronized void dropPacked() {
         packed = null;
     }
 

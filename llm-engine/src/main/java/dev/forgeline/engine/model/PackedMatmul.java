@@ -25,7 +25,7 @@ final class PackedMatmul {
 
     private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_512;
     private static final int TILE = PackedWeight.TILE;
-    private static final int PAIR = 2 * TILE;
+    private static final int PAIR = PackedWeight.PAIR;
 
     private final ThreadTeam team;
     private final IntConsumer partTask = this::part;

@@ -13,6 +13,7 @@ import java.nio.FloatBuffer;
 final class PackedWeight {
 
     static final int TILE = 16;
+    static final int PAIR = 2 * TILE;
 
     final float[] tiles; // pairs of (in, TILE) tiles
     final int out;
@@ -24,9 +25,14 @@ final class PackedWeight {
         this.in = in;
     }
 
-    /** Floats a packed (out, in) weight takes. */
+    /** Floats a packed (out, in) weight takes: its pairs of tiles. */
     static long floats(long out, long in) {
-        return Math.floorDiv(out + 2 * TILE - 1, 2 * TILE) * 2 * TILE * in;
+        return pairs(out) * PAIR * in;
+    }
+
+    /** Pairs of tiles for out features, the last one padded. */
+    static long pairs(long out) {
+        return (out + PAIR - 1) / PAIR;
     }
 
     /** Packs W (out, in), row-major at the start of {@code weight}. */
@@ -48,6 +54,6 @@ final class PackedWeight {
 
     /** Pairs of tiles: 32 output features each, the last one padded. */
     int pairs() {
-        return (out + 2 * TILE - 1) / (2 * TILE);
+        return (int) pairs(out);
     }
 }
