@@ -5,18 +5,20 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * y (n, out) = x (n, in) W^T for a {@link PackedWeight}, on the JDK's Vector API, the pairs of
- * tiles (32 output features) split between the team's threads.
+ * y (n, out) = x (n, in) W^T for a {@link PackedWeight}, on the JDK's Vector API, the blocks of
+ * six tiles (96 output features) split between the team's threads.
  *
- * <p>Each step of a kernel loads one input's weights for 32 features (two vectors) and multiplies
- * them by that input of up to eight rows, broadcast: the accumulators hold output features, so a
- * row's 32 results are stored as they are. {@link SimdMatmul}'s kernels, on W's own layout, hold
- * inputs in their lanes and end each output with a sum across 16 lanes, which on JDK 17 adds the
- * lanes one after the other: a third of their instructions at eight rows. Products of the 135M
- * shape at eight rows took 16.0-16.8 ms this way against 25.2-26.1 (one JVM, two runs), at sixteen
- * 22.0 against 35.3. Eight rows also stream the weights from memory without stalling, which
- * {@link SimdMatmul}'s many-row kernels did not: there each block is copied to cache first. One
- * row is slower here (12.4-13.4 against 11.5-12.1 ms), so it stays on {@link SimdMatmul}.
+ * <p>Each step of a kernel loads one input's weights for the six tiles and multiplies each by that
+ * input of up to four rows, broadcast: the accumulators hold output features, so a row's results
+ * are stored as they are. {@link SimdMatmul}'s kernels, on W's own layout, hold inputs in their
+ * lanes and end each output with a sum across 16 lanes, which on JDK 17 adds the lanes one after
+ * the other: a third of their instructions at eight rows.
+ *
+ * <p>Six tiles, because the product is bound by how fast one core pulls weights from memory, and
+ * that grows with the number of streams it reads at once: each tile is one. Products of the 135M
+ * shape at eight rows, one JVM: pairs of tiles read by eight rows 17.1 ms, two pairs by four rows
+ * 12.3, three pairs by four rows 11.6-12.0. Eight rows then read a block twice, the second time
+ * from cache. One row stays on {@link SimdMatmul}, which reads W as it is.
  *
  * <p>Needs {@code --add-modules jdk.incubator.vector}, like {@link SimdMatmul}. Not thread-safe:
  * one caller at a time.
@@ -25,11 +27,11 @@ final class PackedMatmul {
 
     private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_512;
     private static final int TILE = PackedWeight.TILE;
-    private static final int PAIR = PackedWeight.PAIR;
+    private static final int BLOCK = PackedWeight.BLOCK;
 
     private final ThreadTeam team;
     private final IntConsumer partTask = this::part;
-    private final float[][] lastPair; // per part, outputs of a pair that runs past out
+    private final float[][] lastBlock; // per part, outputs of a block that runs past out
     // The product at hand; the team's start of a task publishes them to its workers.
     private PackedWeight w;
     private float[] x;
@@ -43,7 +45,7 @@ final class PackedMatmul {
 
     PackedMatmul(ThreadTeam team) {
         this.team = team;
-        this.lastPair = new float[team.size()][0];
+        this.lastBlock = new float[team.size()][0];
     }
 
     /** y[0, n * out) = x (n, in) W^T. */
@@ -55,27 +57,25 @@ final class PackedMatmul {
         team.run(partTask);
     }
 
-    /** Pairs of tiles of part p, all rows of one pair before the next: the pair stays in cache while they read it. */
+    /** Blocks of part p, all rows of one block before the next: the block stays in cache while they read it. */
     private void part(int p) {
         int parts = team.size();
-        int pairs = w.pairs();
+        int blocks = w.blocks();
         int in = w.in;
         int out = w.out;
-        for (int pair = p * pairs / parts, end = (p + 1) * pairs / parts; pair < end; pair++) {
-            int f = pair * PAIR;
+        for (int block = p * blocks / parts, end = (p + 1) * blocks / parts; block < end; block++) {
+            int f = block * BLOCK;
             int wo = f * in;
-            boolean whole = f + PAIR <= out;
-            if (!whole && lastPair[p].length < n * PAIR) {
-                lastPair[p] = new float[n * PAIR];
+            boolean whole = f + BLOCK <= out;
+            if (!whole && lastBlock[p].length < n * BLOCK) {
+                lastBlock[p] = new float[n * BLOCK];
             }
-            float[] dst = whole ? y : lastPair[p]; // a pair past out must not write into the next row
-            int stride = whole ? out : PAIR;
+            float[] dst = whole ? y : lastBlock[p]; // a block past out must not write into the next row
+            int stride = whole ? out : BLOCK;
             int at = whole ? f : 0;
             for (int r = 0; r < n; ) {
-                int rows = n - r >= 8 ? 8 : n - r >= 4 ? 4 : n - r >= 2 ? 2 : 1;
-                if (rows == 8) {
-                    eightRows(w.tiles, wo, x, r * in, in, dst, at + r * stride, stride);
-                } else if (rows == 4) {
+                int rows = n - r >= 4 ? 4 : n - r >= 2 ? 2 : 1;
+                if (rows == 4) {
                     fourRows(w.tiles, wo, x, r * in, in, dst, at + r * stride, stride);
                 } else if (rows == 2) {
                     twoRows(w.tiles, wo, x, r * in, in, dst, at + r * stride, stride);
@@ -86,7 +86,7 @@ final class PackedMatmul {
             }
             if (!whole) {
                 for (int r = 0; r < n; r++) {
-                    System.arraycopy(lastPair[p], r * PAIR, y, r * out + f, out - f);
+                    System.arraycopy(lastBlock[p], r * BLOCK, y, r * out + f, out - f);
                 }
             }
         }
@@ -95,97 +95,84 @@ final class PackedMatmul {
     /*
      * One method per row count, written out: the accumulators must stay in registers, and a
      * vector kept in an array (or handed to a call that is not inlined) is boxed on the heap.
-     * Each reads the pair at wo: tile 0 at wo + 16j, tile 1 at wo + 16 (in + j), for input j.
+     * Each reads the block at wo, tile t of input j at wo + t * TILE * in + TILE * j.
      */
-    private static void eightRows(float[] w, int wo, float[] x, int xo, int in, float[] y, int yo, int out) {
-        FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-        FloatVector b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0, b6 = a0, b7 = a0;
-        int second = wo + TILE * in;
-        for (int j = 0; j < in; j++) {
-            FloatVector u = FloatVector.fromArray(SPECIES, w, wo + TILE * j);
-            FloatVector v = FloatVector.fromArray(SPECIES, w, second + TILE * j);
-            FloatVector s = FloatVector.broadcast(SPECIES, x[xo + j]);
-            a0 = u.fma(s, a0); b0 = v.fma(s, b0);
-            s = FloatVector.broadcast(SPECIES, x[xo + in + j]);
-            a1 = u.fma(s, a1); b1 = v.fma(s, b1);
-            s = FloatVector.broadcast(SPECIES, x[xo + 2 * in + j]);
-            a2 = u.fma(s, a2); b2 = v.fma(s, b2);
-            s = FloatVector.broadcast(SPECIES, x[xo + 3 * in + j]);
-            a3 = u.fma(s, a3); b3 = v.fma(s, b3);
-            s = FloatVector.broadcast(SPECIES, x[xo + 4 * in + j]);
-            a4 = u.fma(s, a4); b4 = v.fma(s, b4);
-            s = FloatVector.broadcast(SPECIES, x[xo + 5 * in + j]);
-            a5 = u.fma(s, a5); b5 = v.fma(s, b5);
-            s = FloatVector.broadcast(SPECIES, x[xo + 6 * in + j]);
-            a6 = u.fma(s, a6); b6 = v.fma(s, b6);
-            s = FloatVector.broadcast(SPECIES, x[xo + 7 * in + j]);
-            a7 = u.fma(s, a7); b7 = v.fma(s, b7);
-        }
-        a0.intoArray(y, yo); b0.intoArray(y, yo + TILE);
-        a1.intoArray(y, yo + out); b1.intoArray(y, yo + out + TILE);
-        a2.intoArray(y, yo + 2 * out); b2.intoArray(y, yo + 2 * out + TILE);
-        a3.intoArray(y, yo + 3 * out); b3.intoArray(y, yo + 3 * out + TILE);
-        a4.intoArray(y, yo + 4 * out); b4.intoArray(y, yo + 4 * out + TILE);
-        a5.intoArray(y, yo + 5 * out); b5.intoArray(y, yo + 5 * out + TILE);
-        a6.intoArray(y, yo + 6 * out); b6.intoArray(y, yo + 6 * out + TILE);
-        a7.intoArray(y, yo + 7 * out); b7.intoArray(y, yo + 7 * out + TILE);
-    }
-
     private static void fourRows(float[] w, int wo, float[] x, int xo, int in, float[] y, int yo, int out) {
-        FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0, a2 = a0, a3 = a0;
-        FloatVector b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-        int second = wo + TILE * in;
+        FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0; // row 0, tiles 0-5
+        FloatVector b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0;
+        FloatVector c0 = a0, c1 = a0, c2 = a0, c3 = a0, c4 = a0, c5 = a0;
+        FloatVector d0 = a0, d1 = a0, d2 = a0, d3 = a0, d4 = a0, d5 = a0;
+        int t = TILE * in;
         for (int j = 0; j < in; j++) {
-            FloatVector u = FloatVector.fromArray(SPECIES, w, wo + TILE * j);
-            FloatVector v = FloatVector.fromArray(SPECIES, w, second + TILE * j);
-            FloatVector s = FloatVector.broadcast(SPECIES, x[xo + j]);
-            a0 = u.fma(s, a0); b0 = v.fma(s, b0);
-            s = FloatVector.broadcast(SPECIES, x[xo + in + j]);
-            a1 = u.fma(s, a1); b1 = v.fma(s, b1);
-            s = FloatVector.broadcast(SPECIES, x[xo + 2 * in + j]);
-            a2 = u.fma(s, a2); b2 = v.fma(s, b2);
-            s = FloatVector.broadcast(SPECIES, x[xo + 3 * in + j]);
-            a3 = u.fma(s, a3); b3 = v.fma(s, b3);
+            int o = wo + TILE * j;
+            FloatVector xa = FloatVector.broadcast(SPECIES, x[xo + j]);
+            FloatVector xb = FloatVector.broadcast(SPECIES, x[xo + in + j]);
+            FloatVector xc = FloatVector.broadcast(SPECIES, x[xo + 2 * in + j]);
+            FloatVector xd = FloatVector.broadcast(SPECIES, x[xo + 3 * in + j]);
+            FloatVector u = FloatVector.fromArray(SPECIES, w, o);
+            a0 = u.fma(xa, a0); b0 = u.fma(xb, b0); c0 = u.fma(xc, c0); d0 = u.fma(xd, d0);
+            u = FloatVector.fromArray(SPECIES, w, o + t);
+            a1 = u.fma(xa, a1); b1 = u.fma(xb, b1); c1 = u.fma(xc, c1); d1 = u.fma(xd, d1);
+            u = FloatVector.fromArray(SPECIES, w, o + 2 * t);
+            a2 = u.fma(xa, a2); b2 = u.fma(xb, b2); c2 = u.fma(xc, c2); d2 = u.fma(xd, d2);
+            u = FloatVector.fromArray(SPECIES, w, o + 3 * t);
+            a3 = u.fma(xa, a3); b3 = u.fma(xb, b3); c3 = u.fma(xc, c3); d3 = u.fma(xd, d3);
+            u = FloatVector.fromArray(SPECIES, w, o + 4 * t);
+            a4 = u.fma(xa, a4); b4 = u.fma(xb, b4); c4 = u.fma(xc, c4); d4 = u.fma(xd, d4);
+            u = FloatVector.fromArray(SPECIES, w, o + 5 * t);
+            a5 = u.fma(xa, a5); b5 = u.fma(xb, b5); c5 = u.fma(xc, c5); d5 = u.fma(xd, d5);
         }
-        a0.intoArray(y, yo); b0.intoArray(y, yo + TILE);
-        a1.intoArray(y, yo + out); b1.intoArray(y, yo + out + TILE);
-        a2.intoArray(y, yo + 2 * out); b2.intoArray(y, yo + 2 * out + TILE);
-        a3.intoArray(y, yo + 3 * out); b3.intoArray(y, yo + 3 * out + TILE);
+        a0.intoArray(y, yo); a1.intoArray(y, yo + TILE); a2.intoArray(y, yo + 2 * TILE);
+        a3.intoArray(y, yo + 3 * TILE); a4.intoArray(y, yo + 4 * TILE); a5.intoArray(y, yo + 5 * TILE);
+        b0.intoArray(y, yo + out); b1.intoArray(y, yo + out + TILE); b2.intoArray(y, yo + out + 2 * TILE);
+        b3.intoArray(y, yo + out + 3 * TILE); b4.intoArray(y, yo + out + 4 * TILE); b5.intoArray(y, yo + out + 5 * TILE);
+        c0.intoArray(y, yo + 2 * out); c1.intoArray(y, yo + 2 * out + TILE); c2.intoArray(y, yo + 2 * out + 2 * TILE);
+        c3.intoArray(y, yo + 2 * out + 3 * TILE); c4.intoArray(y, yo + 2 * out + 4 * TILE); c5.intoArray(y, yo + 2 * out + 5 * TILE);
+        d0.intoArray(y, yo + 3 * out); d1.intoArray(y, yo + 3 * out + TILE); d2.intoArray(y, yo + 3 * out + 2 * TILE);
+        d3.intoArray(y, yo + 3 * out + 3 * TILE); d4.intoArray(y, yo + 3 * out + 4 * TILE); d5.intoArray(y, yo + 3 * out + 5 * TILE);
     }
 
     private static void twoRows(float[] w, int wo, float[] x, int xo, int in, float[] y, int yo, int out) {
-        FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0, b0 = a0, b1 = a0;
-        int second = wo + TILE * in;
+        FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
+        FloatVector b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0;
+        int t = TILE * in;
         for (int j = 0; j < in; j++) {
-            FloatVector u = FloatVector.fromArray(SPECIES, w, wo + TILE * j);
-            FloatVector v = FloatVector.fromArray(SPECIES, w, second + TILE * j);
-            FloatVector s = FloatVector.broadcast(SPECIES, x[xo + j]);
-            a0 = u.fma(s, a0); b0 = v.fma(s, b0);
-            s = FloatVector.broadcast(SPECIES, x[xo + in + j]);
-            a1 = u.fma(s, a1); b1 = v.fma(s, b1);
+            int o = wo + TILE * j;
+            FloatVector xa = FloatVector.broadcast(SPECIES, x[xo + j]);
+            FloatVector xb = FloatVector.broadcast(SPECIES, x[xo + in + j]);
+            FloatVector u = FloatVector.fromArray(SPECIES, w, o);
+            a0 = u.fma(xa, a0); b0 = u.fma(xb, b0);
+            u = FloatVector.fromArray(SPECIES, w, o + t);
+            a1 = u.fma(xa, a1); b1 = u.fma(xb, b1);
+            u = FloatVector.fromArray(SPECIES, w, o + 2 * t);
+            a2 = u.fma(xa, a2); b2 = u.fma(xb, b2);
+            u = FloatVector.fromArray(SPECIES, w, o + 3 * t);
+            a3 = u.fma(xa, a3); b3 = u.fma(xb, b3);
+            u = FloatVector.fromArray(SPECIES, w, o + 4 * t);
+            a4 = u.fma(xa, a4); b4 = u.fma(xb, b4);
+            u = FloatVector.fromArray(SPECIES, w, o + 5 * t);
+            a5 = u.fma(xa, a5); b5 = u.fma(xb, b5);
         }
-        a0.intoArray(y, yo); b0.intoArray(y, yo + TILE);
-        a1.intoArray(y, yo + out); b1.intoArray(y, yo + out + TILE);
+        a0.intoArray(y, yo); a1.intoArray(y, yo + TILE); a2.intoArray(y, yo + 2 * TILE);
+        a3.intoArray(y, yo + 3 * TILE); a4.intoArray(y, yo + 4 * TILE); a5.intoArray(y, yo + 5 * TILE);
+        b0.intoArray(y, yo + out); b1.intoArray(y, yo + out + TILE); b2.intoArray(y, yo + out + 2 * TILE);
+        b3.intoArray(y, yo + out + 3 * TILE); b4.intoArray(y, yo + out + 4 * TILE); b5.intoArray(y, yo + out + 5 * TILE);
     }
 
     private static void oneRow(float[] w, int wo, float[] x, int xo, int in, float[] y, int yo) {
-        FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0, b0 = a0, b1 = a0; // two sums per tile: even and odd inputs
-        int second = wo + TILE * in;
-        int j = 0;
-        for (; j + 2 <= in; j += 2) {
-            FloatVector s = FloatVector.broadcast(SPECIES, x[xo + j]);
-            FloatVector t = FloatVector.broadcast(SPECIES, x[xo + j + 1]);
-            a0 = FloatVector.fromArray(SPECIES, w, wo + TILE * j).fma(s, a0);
-            b0 = FloatVector.fromArray(SPECIES, w, second + TILE * j).fma(s, b0);
-            a1 = FloatVector.fromArray(SPECIES, w, wo + TILE * (j + 1)).fma(t, a1);
-            b1 = FloatVector.fromArray(SPECIES, w, second + TILE * (j + 1)).fma(t, b1);
+        FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
+        int t = TILE * in;
+        for (int j = 0; j < in; j++) {
+            int o = wo + TILE * j;
+            FloatVector xa = FloatVector.broadcast(SPECIES, x[xo + j]);
+            a0 = FloatVector.fromArray(SPECIES, w, o).fma(xa, a0);
+            a1 = FloatVector.fromArray(SPECIES, w, o + t).fma(xa, a1);
+            a2 = FloatVector.fromArray(SPECIES, w, o + 2 * t).fma(xa, a2);
+            a3 = FloatVector.fromArray(SPECIES, w, o + 3 * t).fma(xa, a3);
+            a4 = FloatVector.fromArray(SPECIES, w, o + 4 * t).fma(xa, a4);
+            a5 = FloatVector.fromArray(SPECIES, w, o + 5 * t).fma(xa, a5);
         }
-        if (j < in) {
-            FloatVector s = FloatVector.broadcast(SPECIES, x[xo + j]);
-            a0 = FloatVector.fromArray(SPECIES, w, wo + TILE * j).fma(s, a0);
-            b0 = FloatVector.fromArray(SPECIES, w, second + TILE * j).fma(s, b0);
-        }
-        a0.add(a1).intoArray(y, yo);
-        b0.add(b1).intoArray(y, yo + TILE);
+        a0.intoArray(y, yo); a1.intoArray(y, yo + TILE); a2.intoArray(y, yo + 2 * TILE);
+        a3.intoArray(y, yo + 3 * TILE); a4.intoArray(y, yo + 4 * TILE); a5.intoArray(y, yo + 5 * TILE);
     }
 }

@@ -7,15 +7,16 @@ import java.nio.FloatBuffer;
  * output features: tile t holds features [16t, 16t + 16) as (in, 16), so one 16-float vector is
  * one input's weights for 16 features, and x W^T needs no sums across a vector's lanes.
  *
- * <p>The tiles are stored in pairs, features past {@code out} (up to a multiple of 32) being zero.
- * The copy is the price: it doubles the memory of the weights it packs (see {@link Linear}).
+ * <p>The tiles follow one another and are read in blocks of six (96 features), features past
+ * {@code out} (up to a multiple of 96) being zero. The copy is the price: it doubles the memory of
+ * the weights it packs (see {@link Linear}).
  */
 final class PackedWeight {
 
     static final int TILE = 16;
-    static final int PAIR = 2 * TILE;
+    static final int BLOCK = 6 * TILE;
 
-    final float[] tiles; // pairs of (in, TILE) tiles
+    final float[] tiles; // (in, TILE) tiles, tile t at t * TILE * in
     final int out;
     final int in;
 
@@ -25,14 +26,14 @@ final class PackedWeight {
         this.in = in;
     }
 
-    /** Floats a packed (out, in) weight takes: its pairs of tiles. */
+    /** Floats a packed (out, in) weight takes: its blocks of tiles. */
     static long floats(long out, long in) {
-        return pairs(out) * PAIR * in;
+        return blocks(out) * BLOCK * in;
     }
 
-    /** Pairs of tiles for out features, the last one padded. */
-    static long pairs(long out) {
-        return (out + PAIR - 1) / PAIR;
+    /** Blocks of six tiles for out features, the last one padded. */
+    static long blocks(long out) {
+        return (out + BLOCK - 1) / BLOCK;
     }
 
     /** Packs W (out, in), row-major at the start of {@code weight}. */
@@ -52,8 +53,8 @@ final class PackedWeight {
         return new PackedWeight(tiles, out, in);
     }
 
-    /** Pairs of tiles: 32 output features each, the last one padded. */
-    int pairs() {
-        return (int) pairs(out);
+    /** Blocks of six tiles: 96 output features each, the last one padded. */
+    int blocks() {
+        return (int) blocks(out);
     }
 }

@@ -15,8 +15,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * x W^T against a float64 sum, by {@link SimdMatmul} and by {@link PackedMatmul}, on shapes that
  * leave every remainder: features past the last whole vector, rows past the last group of four
  * (three, two or one) or of eight, threads whose parts are of different sizes or empty, from five
- * rows on blocks of output features that are not a multiple of four, and pairs of tiles that run
- * past the last output feature.
+ * rows on blocks of output features that are not a multiple of four, and blocks of packed tiles
+ * (96 features) that run past the last output feature.
  */
 class SimdMatmulTest {
 
@@ -36,7 +36,7 @@ class SimdMatmulTest {
         assertSums(weight, out, in, x, n, y);
     }
 
-    /** The same on packed tiles: pairs past out (and only those) go through a scratch row, any in works. */
+    /** The same on packed tiles: blocks past out (and only those) go through a scratch row, any in works. */
     @ParameterizedTest(name = "out {0}, in {1}, {2} row(s), {3} thread(s)")
     @MethodSource("shapes")
     void packedEqualsTheSumOfProducts(int out, int in, int n, int threads) {
@@ -65,7 +65,9 @@ class SimdMatmulTest {
                 Arguments.of(23, 40, 6, 2),
                 // several 128 KB blocks a part: 32 features of 1000, 16 of 2000; rows in fours, then a three or a two
                 Arguments.of(150, 1000, 8, 2), Arguments.of(150, 1000, 7, 1), Arguments.of(101, 1003, 16, 3),
-                Arguments.of(70, 2000, 5, 2), Arguments.of(70, 2000, 6, 2), Arguments.of(66, 2000, 12, 1));
+                Arguments.of(70, 2000, 5, 2), Arguments.of(70, 2000, 6, 2), Arguments.of(66, 2000, 12, 1),
+                // packed: several whole blocks of 96 features a part, rows in fours, then a two and a one
+                Arguments.of(288, 40, 7, 2), Arguments.of(500, 24, 11, 2), Arguments.of(200, 33, 3, 3), Arguments.of(191, 20, 2, 2));
     }
 
     private static ByteBuffer randomWeight(int out, int in) {
