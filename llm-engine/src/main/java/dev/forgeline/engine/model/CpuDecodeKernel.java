@@ -326,6 +326,13 @@ public final class CpuDecodeKernel implements AutoCloseable {
 
     /** out = w * x / sqrt(mean(x^2) + eps), per row. */
     private void rmsNorm(RmsNorm norm, int n, float[] out) {
+        if (simd != null) {
+            ByteBuffer weight = memory(norm.weight());
+            for (int b = 0; b < n; b++) {
+                SimdRmsNorm.apply(x, b * hidden, hidden, weight, eps, out);
+            }
+            return;
+        }
         FloatBuffer w = view(norm.weight());
         for (int b = 0; b < n; b++) {
             int o = b * hidden;
