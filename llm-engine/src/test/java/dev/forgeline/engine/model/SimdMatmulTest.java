@@ -14,7 +14,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * x W^T against a float64 sum, by {@link SimdMatmul} and by {@link PackedMatmul}, on shapes that
  * leave every remainder: features past the last whole vector, rows past the last group of four
- * (three, two or one) or of eight, threads whose parts are of different sizes or empty, from five
+ * (three, two or one), threads whose parts are of different sizes or empty, from five
  * rows on blocks of output features that are not a multiple of four, and blocks of packed tiles
  * (96 features) that run past the last output feature.
  */
