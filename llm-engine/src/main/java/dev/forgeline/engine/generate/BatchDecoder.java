@@ -20,7 +20,8 @@ import java.util.List;
  *
  * <p>A step of up to 16 rows of a float32 CPU model without unmerged adapters runs through
  * {@link CpuDecodeKernel} (the small per-token math in Java); any other goes through the model's
- * tensor forward. Prompts are always prefilled through the tensor forward.
+ * tensor forward. Prompts are prefilled through the tensor forward until a batched step has
+ * packed the weights for the kernel, and through the kernel after that ({@link CpuDecodeKernel#prefills}).
  *
  * <p>Not thread-safe: one scheduler thread drives it.
  */
@@ -31,7 +32,7 @@ public final class BatchDecoder implements AutoCloseable {
     private final int limit; // positions a row may hold
     private final Sequence[] rows;
     private int active;
-    private CpuDecodeKernel kernel; // decode steps of a few rows on float32 CPU models, made on first use
+    private CpuDecodeKernel kernel; // decode steps and prefills on float32 CPU models, made on first use
 
     /**
      * @param capacity sequences decoded together at most
@@ -58,13 +59,9 @@ public final class BatchDecoder implements AutoCloseable {
         Sequence seq = new Sequence(prompt, params, model.config().vocabSize(), decoder, listener);
         int row = active;
         cache.setLength(row, 0);
-        float[] logits;
-        try (NoGradient ignored = NoGradient.enter(); NDManager m = model.manager().newSubManager()) {
-            NDArray tokens = model.tokens(m, List.of(prompt), prompt.length, 0);
-            Step step = Step.cached(m, model, cache, row, 1, prompt.length);
-            NDArray hidden = model.hidden(tokens, step);
-            logits = toFloats(model.logitsAt(hidden, step, new int[] {prompt.length - 1}));
-        }
+        float[] logits = CpuDecodeKernel.handles(model, cache, 1) && kernel().prefills()
+                ? kernel().prefill(cache, row, prompt)
+                : tensorPrefill(row, prompt);
         cache.setLength(row, prompt.length);
         seq.advance(logits, prompt.length < limit);
         if (!seq.isFinished()) {
@@ -99,15 +96,29 @@ public final class BatchDecoder implements AutoCloseable {
         return finished;
     }
 
-    private float[] kernelStep(int n) {
+    /** The prompt through libtorch into cache row {@code row}; the last position's logits. */
+    private float[] tensorPrefill(int row, int[] prompt) {
+        try (NoGradient ignored = NoGradient.enter(); NDManager m = model.manager().newSubManager()) {
+            NDArray tokens = model.tokens(m, List.of(prompt), prompt.length, 0);
+            Step step = Step.cached(m, model, cache, row, 1, prompt.length);
+            NDArray hidden = model.hidden(tokens, step);
+            return toFloats(model.logitsAt(hidden, step, new int[] {prompt.length - 1}));
+        }
+    }
+
+    private CpuDecodeKernel kernel() {
         if (kernel == null) {
             kernel = new CpuDecodeKernel(model);
         }
+        return kernel;
+    }
+
+    private float[] kernelStep(int n) {
         int[] last = new int[n];
         for (int b = 0; b < n; b++) {
             last[b] = rows[b].lastToken();
         }
-        return kernel.step(cache, last, n);
+        return kernel().step(cache, last, n);
     }
 
     private float[] tensorStep(int n) {

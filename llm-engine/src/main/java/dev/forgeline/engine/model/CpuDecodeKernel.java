@@ -13,6 +13,7 @@ import dev.forgeline.engine.config.ModelConfig;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.Map;
@@ -51,6 +52,9 @@ public final class CpuDecodeKernel implements AutoCloseable {
      */
     public static final int MAX_ROWS = 16;
 
+    /** Positions of one prompt that {@link #prefill} feeds at once: each group reads the weights once. */
+    static final int PREFILL_CHUNK = 64;
+
     private static final Logger LOG = LoggerFactory.getLogger(CpuDecodeKernel.class);
     /**
      * Whether this JVM runs with {@code --add-modules jdk.incubator.vector} and has vectors wide
@@ -88,7 +92,11 @@ public final class CpuDecodeKernel implements AutoCloseable {
     private boolean noRoomLogged;
     private final float[][] partScores; // per part of the team, attention scores
 
-    // Java-side activations, sized for MAX_ROWS.
+    // Rows of a step: row b is at position[b] of cache row cacheRow[b] (in a prefill, one cache row throughout).
+    private final int[] cacheRow;
+    private final int[] position;
+
+    // Java-side activations, sized for the larger of MAX_ROWS and PREFILL_CHUNK.
     private final float[] x; // residual stream (rows, hidden)
     private final float[] normed; // (rows, hidden)
     private final float[] qkv; // (rows, (heads + 2 kvHeads) * headDim)
@@ -125,14 +133,17 @@ public final class CpuDecodeKernel implements AutoCloseable {
         this.qkvWidth = (heads + 2 * kvHeads) * headDim;
         int widest = Math.max(Math.max(hidden, heads * headDim), intermediate);
         this.manager = model.manager().newSubManager();
-        this.input = ByteBuffer.allocateDirect(MAX_ROWS * widest * Float.BYTES).order(ByteOrder.nativeOrder());
-        this.x = new float[MAX_ROWS * hidden];
-        this.normed = new float[MAX_ROWS * hidden];
-        this.qkv = new float[MAX_ROWS * qkvWidth];
-        this.attended = new float[MAX_ROWS * heads * headDim];
-        this.projected = new float[MAX_ROWS * hidden];
-        this.gateUp = new float[MAX_ROWS * 2 * intermediate];
-        this.activated = new float[MAX_ROWS * intermediate];
+        int rows = Math.max(MAX_ROWS, PREFILL_CHUNK);
+        this.cacheRow = new int[rows];
+        this.position = new int[rows];
+        this.input = ByteBuffer.allocateDirect(rows * widest * Float.BYTES).order(ByteOrder.nativeOrder());
+        this.x = new float[rows * hidden];
+        this.normed = new float[rows * hidden];
+        this.qkv = new float[rows * qkvWidth];
+        this.attended = new float[rows * heads * headDim];
+        this.projected = new float[rows * hidden];
+        this.gateUp = new float[rows * 2 * intermediate];
+        this.activated = new float[rows * intermediate];
         this.team = vectorApi ? new ThreadTeam(JniUtils.getNumThreads()) : null;
         this.simd = vectorApi ? new SimdMatmul(team) : null;
         this.packed = vectorApi && PackedMatmul.pays() ? new PackedMatmul(team) : null;
@@ -163,15 +174,66 @@ public final class CpuDecodeKernel implements AutoCloseable {
      * @return logits, (n, vocab) row-major
      */
     public float[] step(KvCache cache, int[] tokens, int n) {
+        for (int b = 0; b < n; b++) {
+            cacheRow[b] = b;
+            position[b] = cache.length(b);
+        }
         try (NoGradient ignored = NoGradient.enter()) {
-            return forward(cache, tokens, n);
+            return forward(cache, tokens, n, false);
         }
     }
 
-    private float[] forward(KvCache cache, int[] tokens, int n) {
+    /**
+     * Whether {@link #prefill} runs here: once every weight of the layers is packed (by a batched
+     * step), so that a prompt's positions multiply by the weights like a batch of rows. Until
+     * then prompts go through libtorch, and single-stream use never pays for the copies.
+     */
+    public boolean prefills() {
+        if (packed == null) {
+            return false;
+        }
+        for (DecoderLayer layer : model.layers()) {
+            Attention a = layer.attention();
+            Mlp m = layer.mlp();
+            if (a.qkv().packed() == null || a.output().packed() == null || m.gateUp().packed() == null
+                    || m.down().packed() == null) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Feeds {@code tokens} to cache row {@code row} from position {@code cache.length(row)} on, up
+     * to {@link #PREFILL_CHUNK} positions at a time, writing their keys and values. The length is
+     * left to the caller, as with {@link #step}.
+     *
+     * @return the last position's logits, (vocab)
+     */
+    public float[] prefill(KvCache cache, int row, int[] tokens) {
+        int start = cache.length(row);
+        float[] logits = null;
+        try (NoGradient ignored = NoGradient.enter()) {
+            for (int from = 0; from < tokens.length; from += PREFILL_CHUNK) {
+                int n = Math.min(PREFILL_CHUNK, tokens.length - from);
+                for (int i = 0; i < n; i++) {
+                    cacheRow[i] = row;
+                    position[i] = start + from + i;
+                }
+                logits = forward(cache, Arrays.copyOfRange(tokens, from, from + n), n, true);
+            }
+        }
+        return logits;
+    }
+
+    /**
+     * {@code positionsOfOneRow}: the rows are consecutive positions of one cache row (a prefill),
+     * and only the last one's logits are returned.
+     */
+    private float[] forward(KvCache cache, int[] tokens, int n, boolean positionsOfOneRow) {
         int maxLength = 0;
         for (int b = 0; b < n; b++) {
-            maxLength = Math.max(maxLength, cache.length(b) + 1);
+            maxLength = Math.max(maxLength, position[b] + 1);
         }
         cache.ensure(maxLength);
         FloatBuffer embedding = view(model.embedTokens());
@@ -180,22 +242,27 @@ public final class CpuDecodeKernel implements AutoCloseable {
         }
         float[] cos = new float[n * headDim / 2];
         float[] sin = new float[cos.length];
-        for (int b = 0; b < n; b++) { // each row's next position
-            model.rotary().halfAngles(cache.length(b), cos, sin, b * headDim / 2);
+        for (int b = 0; b < n; b++) {
+            model.rotary().halfAngles(position[b], cos, sin, b * headDim / 2);
         }
         int l = 0;
         for (DecoderLayer layer : model.layers()) {
-            attention(layer, l++, cache, n, cos, sin);
+            attention(layer, l++, cache, n, cos, sin, positionsOfOneRow);
             mlp(layer, n);
         }
         rmsNorm(model.norm(), n, normed);
+        if (positionsOfOneRow) { // the last position alone goes through lm_head
+            System.arraycopy(normed, (n - 1) * hidden, normed, 0, hidden);
+            n = 1;
+        }
         float[] logits = new float[n * vocab];
         project(model.lmHead(), n, normed, hidden, logits, vocab);
         return logits;
     }
 
     /** x += o_proj(attention(rope(q), rope(k), v)) over each row's cache, new position included. */
-    private void attention(DecoderLayer layer, int l, KvCache cache, int n, float[] cos, float[] sin) {
+    private void attention(DecoderLayer layer, int l, KvCache cache, int n, float[] cos, float[] sin,
+            boolean positionsOfOneRow) {
         Attention a = layer.attention();
         rmsNorm(layer.inputNorm(), n, normed);
         project(a.qkv(), n, normed, hidden, qkv, qkvWidth);
@@ -203,10 +270,18 @@ public final class CpuDecodeKernel implements AutoCloseable {
         ByteBuffer values = memory(cache.values(l)); // (rows, kvHeads, allocated, headDim)
         int units = n * kvHeads;
         if (team == null) {
-            attend(cache, keys, values, cos, sin, 0, units, 0);
-        } else { // the units are independent: split between the team (at 1,000 positions most of a step is here)
+            store(cache, keys, values, cos, sin, 0, units);
+            attend(cache, keys, values, 0, units, 0);
+        } else if (positionsOfOneRow) { // a position reads the keys of those before it: all are stored first
             int parts = team.size();
-            team.run(p -> attend(cache, keys, values, cos, sin, p * units / parts, (p + 1) * units / parts, p));
+            team.run(p -> store(cache, keys, values, cos, sin, p * units / parts, (p + 1) * units / parts));
+            team.run(p -> attend(cache, keys, values, p * units / parts, (p + 1) * units / parts, p));
+        } else { // rows of different caches: a unit reads only what it stored, so one pass of the team
+            int parts = team.size();
+            team.run(p -> {
+                store(cache, keys, values, cos, sin, p * units / parts, (p + 1) * units / parts);
+                attend(cache, keys, values, p * units / parts, (p + 1) * units / parts, p);
+            });
         }
         project(a.output(), n, attended, heads * headDim, projected, hidden);
         for (int i = 0; i < n * hidden; i++) {
@@ -216,11 +291,11 @@ public final class CpuDecodeKernel implements AutoCloseable {
 
     /**
      * Attention units [from, to): unit u is row u / kvHeads and its kv head u % kvHeads, with the
-     * query heads that read it. It rotates them and the new key, appends the new key and value to
-     * the cache, and attends. {@code part}: whose scratch to use.
+     * query heads that read it. Rotates them and the row's key, and writes its key and value into
+     * the cache at the row's position.
      */
-    private void attend(KvCache cache, ByteBuffer keyBytes, ByteBuffer valueBytes, float[] cos, float[] sin,
-            int from, int to, int part) {
+    private void store(KvCache cache, ByteBuffer keyBytes, ByteBuffer valueBytes, float[] cos, float[] sin,
+            int from, int to) {
         FloatBuffer keys = keyBytes.asFloatBuffer();
         FloatBuffer values = valueBytes.asFloatBuffer();
         int allocated = cache.allocated();
@@ -235,22 +310,39 @@ public final class CpuDecodeKernel implements AutoCloseable {
                 rotate(qkv, q + g * headDim, cos, sin, b * headDim / 2, queryScale);
             }
             rotate(qkv, k, cos, sin, b * headDim / 2, 1f);
-            int position = cache.length(b);
-            int keyBase = (b * kvHeads + h) * headDim * allocated;
+            int keyBase = (cacheRow[b] * kvHeads + h) * headDim * allocated;
             for (int d = 0; d < headDim; d++) {
-                keys.put(keyBase + d * allocated + position, qkv[k + d]);
+                keys.put(keyBase + d * allocated + position[b], qkv[k + d]);
             }
-            int valueBase = (b * kvHeads + h) * allocated * headDim;
-            values.put(valueBase + position * headDim, qkv, v, headDim);
+            int valueBase = (cacheRow[b] * kvHeads + h) * allocated * headDim;
+            values.put(valueBase + position[b] * headDim, qkv, v, headDim);
+        }
+    }
+
+    /**
+     * Attention units [from, to), stored: each query head attends over its cache row up to the
+     * row's position. {@code part}: whose scratch to use.
+     */
+    private void attend(KvCache cache, ByteBuffer keyBytes, ByteBuffer valueBytes, int from, int to, int part) {
+        int allocated = cache.allocated();
+        FloatBuffer keys = simd == null ? keyBytes.asFloatBuffer() : null;
+        FloatBuffer values = simd == null ? valueBytes.asFloatBuffer() : null;
+        for (int u = from; u < to; u++) {
+            int b = u / kvHeads;
+            int h = u % kvHeads;
+            int q = b * qkvWidth + h * groups * headDim;
+            int keyBase = (cacheRow[b] * kvHeads + h) * headDim * allocated;
+            int valueBase = (cacheRow[b] * kvHeads + h) * allocated * headDim;
+            int length = position[b] + 1;
             int o = (b * heads + h * groups) * headDim;
             if (simd != null) {
                 if (partScores[part].length < allocated) {
                     partScores[part] = new float[allocated];
                 }
-                SimdAttention.attendGroup(keyBytes, keyBase, allocated, valueBytes, valueBase, position + 1, headDim,
+                SimdAttention.attendGroup(keyBytes, keyBase, allocated, valueBytes, valueBase, length, headDim,
                         groups, qkv, q, attended, o, partScores[part]);
             } else {
-                attendGroup(keys, keyBase, allocated, values, valueBase, position + 1, qkv, q, attended, o);
+                attendGroup(keys, keyBase, allocated, values, valueBase, length, qkv, q, attended, o);
             }
         }
     }

@@ -1,7 +1,9 @@
 package dev.forgeline.engine.model;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDManager;
@@ -98,6 +100,74 @@ class CpuDecodeKernelTest {
         }
     }
 
+    static Stream<Arguments> shapes() {
+        return Stream.of(Arguments.of("llama-gqa-untied", TinyModels.llamaGqaUntied()),
+                Arguments.of("qwen2-bias", TinyModels.qwen2Bias()),
+                Arguments.of("llama3-rope-scaling", TinyModels.llama3RopeScaling()),
+                Arguments.of("mistral-linear-rope", TinyModels.mistralLinear()));
+    }
+
+    /**
+     * Once a batched step has packed the weights, a prompt's positions go through the kernel
+     * PREFILL_CHUNK at a time (here four chunks and six positions, the cache growing past 256 in
+     * the last): the last position's logits as the tensor path's, and the keys and values that the
+     * steps after it read. Into row 1 of two, so that the chunks must write the right row.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("shapes")
+    void prefillsLikeTheTensorPath(String name, ModelConfig shape, @TempDir Path dir) {
+        assumeTrue(PackedMatmul.pays(), "vectors of 16 floats");
+        ModelConfig config = shape.toBuilder().maxPositionEmbeddings(512).build();
+        Engine.getInstance();
+        int before = JniUtils.getNumThreads();
+        JniUtils.setNumThreads(2); // the positions' keys are stored by both threads before either attends
+        try (CausalLm model = TinyModels.write(dir, config, 5);
+                KvCache tensorCache = new KvCache(model.manager(), config, 2, CACHE_LENGTH, model.dataType());
+                KvCache kernelCache = new KvCache(model.manager(), config, 2, CACHE_LENGTH, model.dataType());
+                CpuDecodeKernel kernel = new CpuDecodeKernel(model, true)) {
+            int vocab = config.vocabSize();
+            int[] first = TinyModels.randomIds(9, vocab, 1);
+            prefill(model, tensorCache, 0, first);
+            prefill(model, kernelCache, 0, first);
+            assertFalse(kernel.prefills(), "nothing is packed before a batched step");
+            try (KvCache scratch = new KvCache(model.manager(), config, 2, 16, model.dataType())) {
+                kernel.step(scratch, new int[] {1, 2}, 2);
+            }
+            assertTrue(kernel.prefills());
+
+            int[] prompt = TinyModels.randomIds(4 * CpuDecodeKernel.PREFILL_CHUNK + 6, vocab, 2);
+            float[] expected = tensorPrefill(model, tensorCache, 1, prompt);
+            float[] actual = kernel.prefill(kernelCache, 1, prompt);
+            kernelCache.setLength(1, prompt.length);
+            assertClose(expected, actual, name + ", prefill");
+            int[] next = {first[first.length - 1], argmax(expected, 0, vocab)};
+            for (int s = 0; s < 2; s++) {
+                expected = tensorStep(model, tensorCache, next, 2);
+                actual = kernel.step(kernelCache, next, 2);
+                assertClose(expected, actual, name + ", step " + s);
+                for (int b = 0; b < 2; b++) {
+                    tensorCache.setLength(b, tensorCache.length(b) + 1);
+                    kernelCache.setLength(b, kernelCache.length(b) + 1);
+                    next[b] = argmax(expected, b * vocab, vocab);
+                }
+            }
+        } finally {
+            JniUtils.setNumThreads(before);
+        }
+    }
+
+    private static void assertClose(float[] expected, float[] actual, String what) {
+        assertEquals(expected.length, actual.length, what);
+        double maxDiff = 0;
+        double scale = 0;
+        for (int i = 0; i < expected.length; i++) {
+            maxDiff = Math.max(maxDiff, Math.abs(expected[i] - actual[i]));
+            scale = Math.max(scale, Math.abs(expected[i]));
+        }
+        assertTrue(maxDiff < 1e-5, what + ": max |kernel - tensor path| = " + maxDiff);
+        assertTrue(scale > 0.5, what + ": logit scale " + scale);
+    }
+
     /** Rows past one read a packed copy of each weight: full fine-tuning changes the weights in place, and the copy must follow. */
     @Test
     void readsWeightsTrainedInPlace(@TempDir Path dir) {
@@ -159,6 +229,18 @@ class CpuDecodeKernelTest {
             model.hidden(model.tokens(m, List.of(head), t, 0), Step.cached(m, model, cache, row, 1, t));
         }
         cache.setLength(row, t);
+    }
+
+    /** The whole prompt into cache row {@code row}; the last position's logits. */
+    private static float[] tensorPrefill(CausalLm model, KvCache cache, int row, int[] prompt) {
+        float[] logits;
+        try (NoGradient ignored = NoGradient.enter(); NDManager m = model.manager().newSubManager()) {
+            Step step = Step.cached(m, model, cache, row, 1, prompt.length);
+            logits = model.logitsAt(model.hidden(model.tokens(m, List.of(prompt), prompt.length, 0), step), step,
+                    new int[] {prompt.length - 1}).toFloatArray();
+        }
+        cache.setLength(row, prompt.length);
+        return logits;
     }
 
     private static float[] tensorStep(CausalLm model, KvCache cache, int[] tokens, int n) {
