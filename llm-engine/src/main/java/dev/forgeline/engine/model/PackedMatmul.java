@@ -18,7 +18,8 @@ import jdk.incubator.vector.VectorSpecies;
  * that grows with the number of streams it reads at once: each tile is one. Products of the 135M
  * shape at eight rows, one JVM: pairs of tiles read by eight rows 17.1 ms, two pairs by four rows
  * 12.3, three pairs by four rows 11.6-12.0. Eight rows then read a block twice, the second time
- * from cache. One row stays on {@link SimdMatmul}, which reads W as it is.
+ * from cache. One row runs here too once the weight is packed (10.1-10.5 against 11.5-11.7 on
+ * {@link SimdMatmul}); until then it stays there, reading W as it is.
  *
  * <p>Needs {@code --add-modules jdk.incubator.vector}, like {@link SimdMatmul}. Not thread-safe:
  * one caller at a time.

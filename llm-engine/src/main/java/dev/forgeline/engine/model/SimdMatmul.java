@@ -32,8 +32,9 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>The loops run to {@code SPECIES.loopBound(in)}: with {@code j + LANES <= in} as the test,
  * C2 kept an index check at every vector load, a third of the 4x4 kernel's samples in a profile.
  *
- * <p>{@link CpuDecodeKernel} sends it one-row products, and products of more rows only where it
- * could not pack the weight for {@link PackedMatmul} (no heap room, or vectors narrower than 16).
+ * <p>{@link CpuDecodeKernel} sends it the products of weights not packed for {@link PackedMatmul}:
+ * one row before any batched step, and any rows where packing failed (no heap room, or vectors
+ * narrower than 16).
  *
  * <p>Needs {@code --add-modules jdk.incubator.vector}: without it this class does not even load,
  * so {@link CpuDecodeKernel} looks for the module before touching it. Not thread-safe: one caller
