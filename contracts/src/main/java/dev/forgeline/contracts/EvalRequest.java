@@ -2,23 +2,27 @@ package dev.forgeline.contracts;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.annotation.JsonNaming;
 
 import java.util.List;
 
 /**
- * Evaluate a model on an MMLU-style multiple-choice set and optionally a held-out loss set
- * ({@code forge.eval.requests}), and compare it with its base model.
+ * Evaluate a model on an MMLU-style multiple-choice set and/or its held-out loss on a chat
+ * dataset ({@code forge.eval.requests}), compare it with its base model on the same items, and
+ * judge it with a {@link Gate}. {@code then: [deploy]} approves the model when the gate passes.
  *
- * @param model          model id or artifact URI to evaluate (required)
- * @param baseModel      model to compare with; no comparison when omitted
- * @param dataset        path or URI of an MMLU-style set: a folder of {@code {subject}_{dev|test}.csv}, a headered CSV or JSONL (required)
+ * @param model          model to evaluate: a registry id, a base model name, a folder or {@code file:} URI (required)
+ * @param baseModel      model to compare with on the same items; no comparison when omitted
+ * @param dataset        MMLU-style set: a folder of {@code {subject}_{dev|test}.csv} (the original layout), a headered CSV or JSONL
  * @param subjects       subjects to run; every subject in the set when empty
- * @param numFewshot     examples from the dev split put before each question (default 5)
- * @param limit          optional cap on test questions per subject
- * @param heldOutDataset optional chat JSONL (dataset id or URI) for held-out loss
- * @param gate           thresholds that decide whether the model is approved; none when omitted
+ * @param numFewshot     examples from the subject's dev split, in file order, before each question (default 5)
+ * @param limit          optional cap on test questions per subject (the first ones in file order)
+ * @param mode           loglikelihood (default, as lm-evaluation-harness) or generate (chat template, greedy answer)
+ * @param maxNewTokens   generate mode: tokens the model may write per answer (default 32)
+ * @param heldOutDataset chat dataset (id or URI) whose test split gives the held-out loss
+ * @param gate           thresholds that decide approval; {@link Gate#defaults()} when omitted
  */
 @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
 @JsonIgnoreProperties(ignoreUnknown = true)
@@ -33,24 +37,42 @@ public record EvalRequest(
         List<String> subjects,
         Integer numFewshot,
         Integer limit,
+        Mode mode,
+        Integer maxNewTokens,
         String heldOutDataset,
         Gate gate) implements JobRequest {
 
+    public enum Mode {
+        @JsonProperty("loglikelihood") LOGLIKELIHOOD,
+        @JsonProperty("generate") GENERATE
+    }
+
     /**
-     * Every threshold is optional; a model passes when it meets all the ones that are set.
+     * The model passes when every check that applies holds; a check whose numbers are missing
+     * (no base model, no held-out set) is skipped and the report says so.
      *
-     * @param minAccuracy     accuracy at least this (0..1)
-     * @param minGainOverBase accuracy minus the base model's accuracy at least this (may be negative: "no worse than")
-     * @param maxHeldOutLoss  held-out loss at most this
+     * @param maxAccuracyDrop     base accuracy minus the model's accuracy at most this (default 0.02)
+     * @param heldOutMustBeatBase held-out loss strictly below the base model's (default true)
+     * @param minAccuracy         accuracy at least this (0..1); unset: no floor
+     * @param maxHeldOutLoss      held-out loss at most this; unset: no ceiling
      */
     @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
     @JsonIgnoreProperties(ignoreUnknown = true)
     @JsonInclude(JsonInclude.Include.NON_NULL)
-    public record Gate(Double minAccuracy, Double minGainOverBase, Double maxHeldOutLoss) {
+    public record Gate(Double maxAccuracyDrop, Boolean heldOutMustBeatBase, Double minAccuracy, Double maxHeldOutLoss) {
+        public Gate {
+            if (maxAccuracyDrop == null) maxAccuracyDrop = 0.02;
+            if (heldOutMustBeatBase == null) heldOutMustBeatBase = true;
+        }
+
+        public static Gate defaults() {
+            return new Gate(null, null, null, null);
+        }
+
         public List<FieldError> validate() {
             return new FieldChecks()
+                    .between("max_accuracy_drop", maxAccuracyDrop, 0, 1)
                     .between("min_accuracy", minAccuracy, 0, 1)
-                    .between("min_gain_over_base", minGainOverBase, -1, 1)
                     .positive("max_held_out_loss", maxHeldOutLoss)
                     .errors();
         }
@@ -61,10 +83,21 @@ public record EvalRequest(
         then = then == null ? List.of() : List.copyOf(then);
         subjects = subjects == null ? List.of() : List.copyOf(subjects);
         if (numFewshot == null) numFewshot = 5;
+        if (mode == null) mode = Mode.LOGLIKELIHOOD;
+        if (maxNewTokens == null) maxNewTokens = 32;
+        if (gate == null) gate = Gate.defaults();
     }
 
     public static EvalRequest of(String jobId, String model, String dataset) {
-        return new EvalRequest(jobId, SchemaVersion.CURRENT, null, model, null, dataset, null, null, null, null, null);
+        return new EvalRequest(jobId, SchemaVersion.CURRENT, null, model, null, dataset, null, null, null, null, null,
+                null, null);
+    }
+
+    /** The eval step that follows a training job: its settings, on the model that job made. */
+    public static EvalRequest after(EvalSettings s, String jobId, List<String> then, String model, String baseModel,
+            String heldOutDataset) {
+        return new EvalRequest(jobId, SchemaVersion.CURRENT, then, model, baseModel, s.dataset(), s.subjects(),
+                s.numFewshot(), s.limit(), s.mode(), s.maxNewTokens(), heldOutDataset, s.gate());
     }
 
     @Override
@@ -74,12 +107,13 @@ public record EvalRequest(
                 .supportedSchema(schemaVersion)
                 .steps("then", then)
                 .required("model", model)
-                .required("dataset", dataset)
                 .nonBlankEntries("subjects", subjects)
-                .nonNegative("num_fewshot", numFewshot)
-                .atLeast("limit", limit, 1);
+                .between("num_fewshot", numFewshot, 0, 100)
+                .atLeast("limit", limit, 1)
+                .between("max_new_tokens", maxNewTokens, 1, 4096);
+        if (dataset == null && heldOutDataset == null) c.fail("dataset", "required (or held_out_dataset)");
         if (then.contains("train") || then.contains("eval")) c.fail("then", "an eval request can only be followed by 'deploy'");
-        if (gate != null) c.addAll("gate", gate.validate());
+        c.addAll("gate", gate.validate());
         return c.errors();
     }
 }

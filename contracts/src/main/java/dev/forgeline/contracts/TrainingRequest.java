@@ -33,6 +33,7 @@ import java.util.List;
  * @param saveInterval  optimizer steps between checkpoints (default 100; 0 = only at the end)
  * @param lossOn        assistant (default: loss on assistant tokens only) or all
  * @param modelId       optional id of the resulting model; the trainer derives one from the job id otherwise
+ * @param eval          the eval step's settings; required when {@code then} names {@code eval}
  */
 @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
 @JsonIgnoreProperties(ignoreUnknown = true)
@@ -61,7 +62,8 @@ public record TrainingRequest(
         Integer evalInterval,
         Integer saveInterval,
         LossOn lossOn,
-        String modelId) implements JobRequest {
+        String modelId,
+        EvalSettings eval) implements JobRequest {
 
     public enum Method {
         @JsonProperty("lora") LORA,
@@ -159,6 +161,11 @@ public record TrainingRequest(
                 .nonNegative("eval_interval", evalInterval)
                 .nonNegative("save_interval", saveInterval);
         if (then.contains("train")) c.fail("then", "a training request cannot be followed by another 'train' step");
+        if (then.contains("deploy") && !then.contains("eval")) {
+            c.fail("then", "'deploy' needs an 'eval' step before it: the eval gate decides what is served");
+        }
+        if (then.contains("eval") && eval == null) c.fail("eval", "required when then names 'eval' (at least a dataset or a gate)");
+        if (eval != null) c.addAll("eval", eval.validate());
         if (method == Method.FREEZE) c.atLeast("trainable_layers", trainableLayers, 1);
         if (method == Method.LORA) c.addAll("lora", lora.validate());
         return c.errors();
@@ -175,7 +182,7 @@ public record TrainingRequest(
         b.learningRate = learningRate; b.scheduler = scheduler; b.warmupRatio = warmupRatio;
         b.microBatchSize = microBatchSize; b.gradientAccumulationSteps = gradientAccumulationSteps;
         b.maxSeqLength = maxSeqLength; b.packing = packing; b.maxGradNorm = maxGradNorm; b.weightDecay = weightDecay;
-        b.seed = seed; b.evalInterval = evalInterval; b.saveInterval = saveInterval; b.lossOn = lossOn; b.modelId = modelId;
+        b.seed = seed; b.evalInterval = evalInterval; b.saveInterval = saveInterval; b.lossOn = lossOn; b.modelId = modelId; b.eval = eval;
         return b;
     }
 
@@ -192,6 +199,7 @@ public record TrainingRequest(
         private Boolean packing;
         private Long seed;
         private LossOn lossOn;
+        private EvalSettings eval;
 
         private Builder() {}
 
@@ -218,12 +226,13 @@ public record TrainingRequest(
         public Builder saveInterval(Integer v) { saveInterval = v; return this; }
         public Builder lossOn(LossOn v) { lossOn = v; return this; }
         public Builder modelId(String v) { modelId = v; return this; }
+        public Builder eval(EvalSettings v) { eval = v; return this; }
 
         public TrainingRequest build() {
             return new TrainingRequest(jobId, SchemaVersion.CURRENT, then, baseModel, dataset, method, trainableLayers,
                     lora, epochs, maxSteps, learningRate, scheduler, warmupRatio, microBatchSize,
                     gradientAccumulationSteps, maxSeqLength, packing, maxGradNorm, weightDecay, seed, evalInterval,
-                    saveInterval, lossOn, modelId);
+                    saveInterval, lossOn, modelId, eval);
         }
     }
 }

@@ -55,8 +55,10 @@ class RoundTripTest {
         roundTrip(new DatagenRequest("job-3", 1, List.of("train", "eval"), "answer in French", "ds-9", 50, 0.2,
                 "gpt-teacher", "You are terse.", 0.5, 7L, "file:/models/base"));
         JsonNode tree = roundTrip(new EvalRequest("job-4", 1, List.of("deploy"), "m-1", "base", "file:/mmlu",
-                List.of("anatomy"), 3, 20, "ds-1", new EvalRequest.Gate(0.3, 0.0, 2.5)));
+                List.of("anatomy"), 3, 20, EvalRequest.Mode.GENERATE, 16, "ds-1", new EvalRequest.Gate(0.05, false, 0.3, 2.5)));
         assertEquals(0.3, tree.get("gate").get("min_accuracy").asDouble());
+        assertEquals(0.05, tree.get("gate").get("max_accuracy_drop").asDouble());
+        assertEquals("generate", tree.get("mode").asText());
         assertEquals(3, tree.get("num_fewshot").asInt());
         assertEquals("file:/mmlu", tree.get("dataset").asText());
     }

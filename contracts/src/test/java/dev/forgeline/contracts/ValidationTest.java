@@ -34,6 +34,18 @@ class ValidationTest {
                         "then: a training request cannot be followed by another 'train' step"),
                 errors(training("""
                         {"job_id":"j","base_model":"b","dataset":"d","then":["bake","train"]}""")));
+        assertEquals(List.of("then: 'deploy' needs an 'eval' step before it: the eval gate decides what is served"),
+                errors(training("""
+                        {"job_id":"j","base_model":"b","dataset":"d","then":["deploy"]}""")));
+        assertEquals(List.of("eval: required when then names 'eval' (at least a dataset or a gate)"),
+                errors(training("""
+                        {"job_id":"j","base_model":"b","dataset":"d","then":["eval","deploy"]}""")));
+        assertEquals(List.of("eval.num_fewshot: must be in [0, 100]", "eval.gate.max_accuracy_drop: must be in [0, 1]"),
+                errors(training("""
+                        {"job_id":"j","base_model":"b","dataset":"d","then":["eval"],
+                         "eval":{"dataset":"mmlu","num_fewshot":-2,"gate":{"max_accuracy_drop":3}}}""")));
+        assertEquals(List.of(), errors(training("""
+                {"job_id":"j","base_model":"b","dataset":"d","then":["eval","deploy"],"eval":{"dataset":"mmlu"}}""")));
         assertEquals(List.of("max_steps: must be >= 1"), errors(training("""
                 {"job_id":"j","base_model":"b","dataset":"d","max_steps":0}""")));
         assertEquals(List.of("job_id: required"), errors(training("""
@@ -53,7 +65,7 @@ class ValidationTest {
     void datagenAndEval() throws Exception {
         assertEquals(List.of("task: required", "num_examples: must be >= 1", "base_model: required"),
                 errors(ContractsJson.read("{\"job_id\":\"g\",\"num_examples\":0,\"then\":[\"train\"]}", DatagenRequest.class)));
-        assertEquals(List.of("model: required", "num_fewshot: must be >= 0", "gate.min_accuracy: must be in [0, 1]"),
+        assertEquals(List.of("model: required", "num_fewshot: must be in [0, 100]", "gate.min_accuracy: must be in [0, 1]"),
                 errors(ContractsJson.read("""
                         {"job_id":"e","dataset":"x","num_fewshot":-1,"gate":{"min_accuracy":2}}""", EvalRequest.class)));
         assertEquals(List.of("then[1]: step 'deploy' named twice"),

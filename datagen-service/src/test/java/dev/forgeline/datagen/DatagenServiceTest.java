@@ -22,7 +22,7 @@ class DatagenServiceTest extends WorkerServiceTest {
     }
 
     @Override
-    protected String notBuiltError() {
+    protected String expectedError() {
         return DatagenHandler.NOT_BUILT;
     }
 }

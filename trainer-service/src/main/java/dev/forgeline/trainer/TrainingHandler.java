@@ -3,6 +3,7 @@ package dev.forgeline.trainer;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.forgeline.contracts.ContractsJson;
+import dev.forgeline.contracts.EvalRequest;
 import dev.forgeline.contracts.ModelCard;
 import dev.forgeline.contracts.Topics;
 import dev.forgeline.contracts.TrainingRequest;
@@ -18,6 +19,9 @@ import dev.forgeline.jobs.JobContext;
 import dev.forgeline.jobs.JobHandler;
 import dev.forgeline.jobs.JobResult;
 import dev.forgeline.service.ForgeConfig;
+import dev.forgeline.sources.DatasetSources;
+import dev.forgeline.sources.LocalPaths;
+import dev.forgeline.sources.ModelSources;
 import jakarta.enterprise.context.ApplicationScoped;
 
 import java.io.IOException;
@@ -25,6 +29,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
@@ -34,7 +39,9 @@ import java.util.concurrent.TimeUnit;
  * Handles {@code train} jobs from {@link Topics#TRAINING_REQUESTS}: resolves the base model and the
  * dataset, runs {@link FineTune} with checkpoints in {@code checkpoints/{jobId}/} (where a resumed
  * attempt picks up), writes the model to {@code models/{modelId}/} and registers it on
- * {@link Topics#MODELS} keyed by its id, so a job run twice still registers one model.
+ * {@link Topics#MODELS} keyed by its id, so a job run twice still registers one model. When the
+ * request's {@code then} names {@code eval}, it then publishes the eval step's request (job id
+ * {@code {jobId}-eval}, the same on every attempt) on {@link Topics#EVAL_REQUESTS}.
  */
 @ApplicationScoped
 public class TrainingHandler implements JobHandler<TrainingRequest> {
@@ -42,14 +49,14 @@ public class TrainingHandler implements JobHandler<TrainingRequest> {
 
     private final ArtifactStore store;
     private final TrainerConfig config;
-    private final BaseModels baseModels;
-    private final Datasets datasets;
+    private final ModelSources baseModels;
+    private final DatasetSources datasets;
 
     TrainingHandler(ArtifactStore store, ForgeConfig forge, TrainerConfig config) {
         this.store = store;
         this.config = config;
-        this.baseModels = new BaseModels(store, forge.baseModels(), HubModelResolver::fromEnvironment);
-        this.datasets = new Datasets(store);
+        this.baseModels = new ModelSources(store, forge.baseModels(), HubModelResolver::fromEnvironment);
+        this.datasets = new DatasetSources(store);
     }
 
     @Override
@@ -72,8 +79,8 @@ public class TrainingHandler implements JobHandler<TrainingRequest> {
         TrainingRequest request = ctx.request();
         String modelId = modelId(request);
         TrainingConfig hyperparameters = Hyperparameters.of(request);
-        BaseModels.BaseModel base = baseModels.resolve(request.baseModel());
-        Datasets.Dataset dataset = datasets.resolve(request.dataset());
+        ModelSources.ModelSource base = baseModels.resolve("base_model", request.baseModel());
+        DatasetSources.Dataset dataset = datasets.resolve(request.dataset());
         String output = "models/" + modelId;
         refuseTakenModelId(modelId, ctx.jobId());
         Path checkpoints = local("checkpoints/" + ctx.jobId());
@@ -107,7 +114,22 @@ public class TrainingHandler implements JobHandler<TrainingRequest> {
         if (hyperparameters.method() == TrainingConfig.Method.LORA) {
             summary = summary.withOutput("adapter_uri", store.uri(output + "/adapter").toString());
         }
+        if (request.then().contains("eval")) {
+            EvalRequest next = nextEval(ctx.jobId(), request, modelId);
+            ctx.publish(Topics.EVAL_REQUESTS, next.jobId(), next).get(30, TimeUnit.SECONDS);
+            summary = summary.withOutput("eval_job_id", next.jobId());
+        }
         return summary;
+    }
+
+    /**
+     * The eval step of the chain: the request's eval settings on the new model, compared with its
+     * base on the same items, the training dataset's test split as the held-out set, and the
+     * steps after {@code eval} left to do.
+     */
+    static EvalRequest nextEval(String jobId, TrainingRequest request, String modelId) {
+        List<String> rest = request.then().subList(request.then().indexOf("eval") + 1, request.then().size());
+        return EvalRequest.after(request.eval(), jobId + "-eval", rest, modelId, request.baseModel(), request.dataset());
     }
 
     /** The request's model id, else one derived from the job id: the same on every attempt. */
@@ -148,7 +170,7 @@ public class TrainingHandler implements JobHandler<TrainingRequest> {
         }
     }
 
-    private ModelCard card(String jobId, String modelId, TrainingRequest request, BaseModels.BaseModel base,
+    private ModelCard card(String jobId, String modelId, TrainingRequest request, ModelSources.ModelSource base,
             FineTune.Outcome outcome, String output) throws IOException {
         TrainingResult r = outcome.result();
         Map<String, Object> eval = new LinkedHashMap<>();

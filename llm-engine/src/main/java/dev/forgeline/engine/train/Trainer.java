@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.pytorch.jni.JniUtils;
 import dev.forgeline.engine.model.CausalLm;
-import dev.forgeline.engine.model.NoGradient;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -134,22 +133,11 @@ public final class Trainer {
     /** Mean loss per target token over {@code batches}, dropout off, no graph. */
     public double evaluate(List<Batch> batches) {
         trainable.setTraining(false);
-        double sum = 0;
-        long targets = 0;
-        try (NoGradient ignored = NoGradient.enter()) {
-            for (Batch b : batches) {
-                if (b.targets() == 0) {
-                    continue;
-                }
-                try (NDManager scope = model.manager().newSubManager()) {
-                    sum += forward.lossSum(scope, b).toType(ai.djl.ndarray.types.DataType.FLOAT64, false).getDouble();
-                    targets += b.targets();
-                }
-            }
+        try {
+            return HeldOutLoss.mean(forward, model, batches);
         } finally {
             trainable.setTraining(true);
         }
-        return targets == 0 ? Double.NaN : sum / targets;
     }
 
     /** Held-out loss of examples encoded for this model. */

@@ -23,8 +23,12 @@ public record TrainingData(List<EncodedExample> train, List<EncodedExample> held
                     + config.maxSeqLength() + " tokens");
         }
         List<EncodedExample> h = heldOut == null ? List.of() : encoder.encodeAll(heldOut, heldOutStats);
+        return new TrainingData(t, h, trainStats[0], heldOutStats[0], padId(tokenizer));
+    }
+
+    /** The tokenizer's pad token, else its first end-of-sequence token. */
+    static int padId(Tokenizer tokenizer) {
         int eos = tokenizer.eosTokenIds().length > 0 ? tokenizer.eosTokenIds()[0] : 0;
-        int pad = tokenizer.tokenId(tokenizer.padToken() == null ? "" : tokenizer.padToken()).orElse(eos);
-        return new TrainingData(t, h, trainStats[0], heldOutStats[0], pad);
+        return tokenizer.tokenId(tokenizer.padToken() == null ? "" : tokenizer.padToken()).orElse(eos);
     }
 }

@@ -49,29 +49,31 @@ class ContinuationScorerTest {
         var ref = new com.fasterxml.jackson.databind.ObjectMapper()
                 .readTree(SharedData.model("stories260k").resolve("reference.json").toFile()).get("prompts");
         try (LoadedModel loaded = LoadedModel.load(SharedData.model("stories260k"), ComputeTarget.cpu())) {
-            List<int[]> contexts = new ArrayList<>();
-            List<int[]> continuations = new ArrayList<>();
+            List<ContinuationScorer.Choices> requests = new ArrayList<>();
             for (var p : ref) {
                 int[] input = new int[p.get("input_ids").size()];
                 for (int i = 0; i < input.length; i++) input[i] = p.get("input_ids").get(i).asInt();
                 int[] greedy = new int[p.get("greedy_ids").size()];
                 for (int i = 0; i < greedy.length; i++) greedy[i] = p.get("greedy_ids").get(i).asInt();
-                contexts.add(input);
-                continuations.add(Arrays.copyOf(greedy, 12)); // run.c's greedy choice
-                contexts.add(input);
                 int[] other = Arrays.copyOf(greedy, 3);
                 other[1] = (other[1] + 7) % 512; // not the argmax
-                continuations.add(other);
+                int[] one = {greedy[0]};
+                // run.c's greedy choice, an altered one, and a one-token one share the context
+                requests.add(new ContinuationScorer.Choices(input, List.of(Arrays.copyOf(greedy, 12), other, one)));
             }
-            List<ContinuationScorer.Score> scores = loaded.scorer(64).score(contexts, continuations);
-            for (int i = 0; i < scores.size(); i++) {
-                ContinuationScorer.Score s = scores.get(i);
-                assertEquals(reference(loaded.model(), contexts.get(i), continuations.get(i)), s.logprob(), 1e-3);
-                assertEquals(continuations.get(i).length, s.tokens());
-                if (i % 2 == 0) {
-                    assertTrue(s.greedy(), "run.c's greedy continuation " + i);
-                } else {
-                    assertFalse(s.greedy(), "altered continuation " + i);
+            // a batch of 64 tokens splits the prompts over several forwards
+            List<List<ContinuationScorer.Score>> scores = loaded.scorer(64).score(requests);
+            for (int i = 0; i < requests.size(); i++) {
+                ContinuationScorer.Choices r = requests.get(i);
+                for (int c = 0; c < r.continuations().size(); c++) {
+                    ContinuationScorer.Score s = scores.get(i).get(c);
+                    assertEquals(reference(loaded.model(), r.context(), r.continuations().get(c)), s.logprob(), 1e-4);
+                    assertEquals(r.continuations().get(c).length, s.tokens());
+                    if (c == 1) {
+                        assertFalse(s.greedy(), "altered continuation of prompt " + i);
+                    } else {
+                        assertTrue(s.greedy(), "run.c's greedy continuation of prompt " + i + ", choice " + c);
+                    }
                 }
             }
         }

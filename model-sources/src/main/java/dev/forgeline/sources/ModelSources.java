@@ -1,4 +1,4 @@
-package dev.forgeline.trainer;
+package dev.forgeline.sources;
 
 import dev.forgeline.engine.ModelFormatException;
 import dev.forgeline.engine.config.ModelConfig;
@@ -15,21 +15,21 @@ import java.util.function.Supplier;
 import java.util.stream.Stream;
 
 /**
- * Turns a request's {@code base_model} into a local Hugging Face folder the engine can train, trying
+ * Turns a model named in a request ({@code base_model}, {@code model}) into a local Hugging Face folder the engine can load, trying
  * in order: a {@code file:} URI or absolute path; {@code models/{id}} or a bare id registered in the
  * artifact store; a folder name under {@code forge.base-models}; a Hub id ({@code org/name[@rev]})
  * through the Hugging Face cache. A bare name is looked up under {@code forge.base-models} before the
  * store, so the base models an operator offers are not shadowed by a trained model of the same name.
  */
-final class BaseModels {
+public final class ModelSources {
 
     /**
      * @param reference    what the request said
      * @param registeredId the model's id when it is a model of the registry (it becomes the card's parent)
      */
-    record BaseModel(String reference, Path dir, String registeredId) {
+    public record ModelSource(String reference, Path dir, String registeredId) {
         /** The id lineage names: the registered id, else the folder or Hub name. */
-        String parent() {
+        public String parent() {
             return registeredId != null ? registeredId : reference;
         }
     }
@@ -38,71 +38,75 @@ final class BaseModels {
     private final Optional<Path> offered;
     private final Supplier<HubModelResolver> hub;
 
-    BaseModels(ArtifactStore store, Optional<Path> offered, Supplier<HubModelResolver> hub) {
+    public ModelSources(ArtifactStore store, Optional<Path> offered, Supplier<HubModelResolver> hub) {
         this.store = store;
         this.offered = offered;
         this.hub = hub;
     }
 
-    /** The model's folder, checked to be one the engine can load and train; fails with a message for the job status. */
-    BaseModel resolve(String reference) {
-        BaseModel model = locate(reference.strip());
-        return checked(model);
+    /**
+     * The model's folder, checked to be one the engine can load; fails with a message for the job
+     * status that names the request's {@code field}.
+     */
+    public ModelSource resolve(String field, String reference) {
+        String noun = field.replace('_', ' ');
+        ModelSource model = locate(field, noun, reference.strip());
+        return checked(noun, model);
     }
 
-    private BaseModel locate(String ref) {
+    private ModelSource locate(String field, String noun, String ref) {
         if (ref.startsWith("file:")) {
-            return folder(ref, LocalPaths.fromFileUri(ref, "base_model"));
+            return folder(noun, ref, LocalPaths.fromFileUri(ref, field));
         }
         Path path = Path.of(ref);
         if (path.isAbsolute()) {
-            return folder(ref, path);
+            return folder(noun, ref, path);
         }
         if (ref.startsWith("models/")) {
             String id = ref.substring("models/".length());
-            return registered(ref, id).orElseThrow(() -> new IllegalArgumentException("base model '" + ref
+            return registered(ref, id).orElseThrow(() -> new IllegalArgumentException(noun + " '" + ref
                     + "' not found: the artifact store " + store.uri() + " has no " + ref + "/config.json"));
         }
         if (LocalPaths.isId(ref)) {
             Optional<Path> underOffered = offered.map(dir -> dir.resolve(ref)).filter(Files::isDirectory);
             if (underOffered.isPresent()) {
-                return new BaseModel(ref, underOffered.get(), null);
+                return new ModelSource(ref, underOffered.get(), null);
             }
-            Optional<BaseModel> model = registered(ref, ref);
+            Optional<ModelSource> model = registered(ref, ref);
             if (model.isPresent()) {
                 return model.get();
             }
         }
         if (Files.isDirectory(path)) {
-            return new BaseModel(ref, path.toAbsolutePath(), null);
+            return new ModelSource(ref, path.toAbsolutePath(), null);
         }
         Optional<HubModelId> hubId = HubModelId.parse(ref);
         if (hubId.isPresent()) {
             try {
-                return new BaseModel(ref, hub.get().resolve(hubId.get()), null);
+                return new ModelSource(ref, hub.get().resolve(hubId.get()), null);
             } catch (IOException | RuntimeException e) {
-                throw new IllegalArgumentException("base model '" + ref + "': cannot get it from the Hugging Face Hub: "
+                throw new IllegalArgumentException(noun + " '" + ref + "': cannot get it from the Hugging Face Hub: "
                         + e.getMessage(), e);
             }
         }
-        throw new IllegalArgumentException("base model '" + ref + "' not found: not a folder, not a model in the artifact "
+        throw new IllegalArgumentException(noun + " '" + ref + "' not found: not a folder, not a model in the artifact "
                 + "store, not a Hugging Face id (org/name)" + offeredHint());
     }
 
-    private BaseModel folder(String ref, Path dir) {
+    private ModelSource folder(String noun, String ref, Path dir) {
         if (!Files.isDirectory(dir)) {
-            throw new IllegalArgumentException("base model '" + ref + "' not found: no folder " + dir);
+            throw new IllegalArgumentException(noun + " '" + ref + "' not found: no folder " + dir);
         }
-        return new BaseModel(ref, dir, null);
+        return new ModelSource(ref, dir, null);
     }
 
-    private Optional<BaseModel> registered(String ref, String id) {
+    private Optional<ModelSource> registered(String ref, String id) {
         if (!LocalPaths.isId(id) || !store.exists("models/" + id + "/config.json")) {
             return Optional.empty();
         }
         Path dir = store.localPath("models/" + id).orElseThrow(() -> new IllegalStateException(
-                "the artifact store " + store.uri() + " has no local files; the trainer needs a file: store"));
-        return Optional.of(new BaseModel(ref, dir, id));
+                "the artifact store " + store.uri() + " has no local files; loading models needs a file: store"));
+        return Optional.of(new ModelSource(ref, dir, id));
     }
 
     private String offeredHint() {
@@ -117,19 +121,19 @@ final class BaseModels {
         }
     }
 
-    /** The engine's own reading of config.json says whether it can build (and so train) this model. */
-    private static BaseModel checked(BaseModel model) {
-        String what = "base model '" + model.reference() + "' (" + model.dir() + ")";
+    /** The engine's own reading of config.json says whether it can build this model. */
+    private static ModelSource checked(String noun, ModelSource model) {
+        String what = noun + " '" + model.reference() + "' (" + model.dir() + ")";
         if (!Files.isRegularFile(model.dir().resolve("config.json"))) {
             throw new IllegalArgumentException(what + " is not a Hugging Face model folder: it has no config.json");
         }
         try {
             ModelConfig.read(model.dir());
         } catch (ModelFormatException e) {
-            throw new IllegalArgumentException(what + " cannot be trained here: " + e.getMessage(), e);
+            throw new IllegalArgumentException(what + " cannot be loaded here: " + e.getMessage(), e);
         }
         if (!Files.isRegularFile(model.dir().resolve("tokenizer.json"))) {
-            throw new IllegalArgumentException(what + " cannot be trained here: it has no tokenizer.json");
+            throw new IllegalArgumentException(what + " cannot be loaded here: it has no tokenizer.json");
         }
         return model;
     }

@@ -1,22 +1,22 @@
-package dev.forgeline.trainer;
+package dev.forgeline.sources;
 
 import java.net.URI;
 import java.nio.file.Path;
 import java.util.regex.Pattern;
 
 /** How requests name local files: {@code file:} URIs, and the ids that become artifact-store folder names. */
-final class LocalPaths {
+public final class LocalPaths {
     /** Ids become one folder name in the store: no separators, no "..", nothing a shell would trip on. */
     private static final Pattern ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,199}");
 
     private LocalPaths() {}
 
-    static boolean isId(String s) {
+    public static boolean isId(String s) {
         return ID.matcher(s).matches() && !s.contains("..");
     }
 
     /** {@code file:/abs/dir} or {@code file:///abs/dir} as a path; anything else fails naming {@code field}. */
-    static Path fromFileUri(String uri, String field) {
+    public static Path fromFileUri(String uri, String field) {
         try {
             return Path.of(URI.create(uri));
         } catch (IllegalArgumentException e) {

@@ -1,4 +1,4 @@
-package dev.forgeline.trainer;
+package dev.forgeline.sources;
 
 import dev.forgeline.jobs.ArtifactStore;
 
@@ -11,27 +11,27 @@ import java.nio.file.Path;
  * the artifact store, as datagen writes them; a {@code file:} URI or a path names either such a
  * folder or one JSONL file (trained on whole, no held-out set).
  */
-final class Datasets {
-    static final String TRAIN = "train.jsonl";
-    static final String TEST = "test.jsonl";
+public final class DatasetSources {
+    public static final String TRAIN = "train.jsonl";
+    public static final String TEST = "test.jsonl";
 
     /** @param heldOut null when the dataset has no test.jsonl */
-    record Dataset(String reference, Path train, Path heldOut) {}
+    public record Dataset(String reference, Path train, Path heldOut) {}
 
     private final ArtifactStore store;
 
-    Datasets(ArtifactStore store) {
+    public DatasetSources(ArtifactStore store) {
         this.store = store;
     }
 
-    Dataset resolve(String reference) {
+    public Dataset resolve(String reference) {
         String ref = reference.strip();
         if (ref.startsWith("file:")) {
             return local(ref, LocalPaths.fromFileUri(ref, "dataset"));
         }
         if (LocalPaths.isId(ref) && store.exists("datasets/" + ref + "/" + TRAIN)) {
             Path dir = store.localPath("datasets/" + ref).orElseThrow(() -> new IllegalStateException(
-                    "the artifact store " + store.uri() + " has no local files; the trainer needs a file: store"));
+                    "the artifact store " + store.uri() + " has no local files; reading datasets needs a file: store"));
             return folder(ref, dir);
         }
         Path path = Path.of(ref);
