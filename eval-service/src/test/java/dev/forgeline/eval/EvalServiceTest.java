@@ -18,11 +18,11 @@ class EvalServiceTest extends WorkerServiceTest {
 
     @Override
     protected JobRequest request(String jobId) {
-        return EvalRequest.of(jobId, "stories260k", "solar-system");
+        return EvalRequest.of(jobId, "no-such-model", "mmlu");
     }
 
     @Override
-    protected String notBuiltError() {
-        return EvalHandler.NOT_BUILT;
+    protected String expectedError() {
+        return "model 'no-such-model' not found";
     }
 }
