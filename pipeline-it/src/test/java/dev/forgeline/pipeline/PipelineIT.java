@@ -1,0 +1,243 @@
+package dev.forgeline.pipeline;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.forgeline.contracts.ContractsJson;
+import dev.forgeline.contracts.EvalRequest;
+import dev.forgeline.contracts.EvalSettings;
+import dev.forgeline.contracts.JobState;
+import dev.forgeline.contracts.JobStatus;
+import dev.forgeline.contracts.ModelCard;
+import dev.forgeline.contracts.Topics;
+import dev.forgeline.contracts.TrainingRequest;
+import dev.forgeline.engine.SharedData;
+import dev.forgeline.kafka.EmbeddedKafka;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The pipeline over a real broker with the packaged services as processes: two training requests
+ * on stories260k with {@code then: [eval, deploy]}. One's gate passes: its card ends
+ * {@code approved} on {@code forge.models} and the gateway, started before it existed, answers a
+ * chat completion with its id. The other's gate asks for an accuracy it cannot reach: its card
+ * ends {@code rejected} and the gateway does not serve it.
+ */
+class PipelineIT {
+    private static final Path ROOT = Path.of("..").toAbsolutePath().normalize();
+    private static final Duration TIMEOUT = Duration.ofSeconds(240);
+    private static EmbeddedKafka broker;
+    private static Path work;
+    private static int gatewayPort;
+    private static final List<Process> started = new ArrayList<>();
+    private static final HttpClient HTTP = HttpClient.newHttpClient();
+
+    @BeforeAll
+    static void start() throws Exception {
+        work = Files.createTempDirectory("forge-pipeline-it-");
+        broker = EmbeddedKafka.start(work.resolve("kafka"));
+        Path logs = Files.createDirectories(Path.of("target/pipeline-it"));
+        try (ServerSocket s = new ServerSocket(0)) {
+            gatewayPort = s.getLocalPort();
+        }
+        service("trainer-service", logs, 0);
+        service("eval-service", logs, 0);
+        service("gateway", logs, gatewayPort);
+    }
+
+    @AfterAll
+    static void stop() {
+        started.forEach(Process::destroyForcibly);
+        if (broker != null) broker.close();
+    }
+
+    @Test
+    void trainedModelIsEvaluatedApprovedAndServedAndAFailedGateIsNot() throws Exception {
+        Path data = writeDataset(work.resolve("data"));
+        String mmlu = SharedData.root().resolve("datasets/mmlu").toString();
+        String passing = "pipeline-pass-" + System.currentTimeMillis();
+        String failing = "pipeline-fail-" + System.currentTimeMillis();
+        // A tolerant accuracy check (20 items of a 260K-parameter model are noise); held-out loss must beat the base.
+        send(Topics.TRAINING_REQUESTS, training(passing, data, new EvalRequest.Gate(1.0, true, null, null)));
+        send(Topics.TRAINING_REQUESTS, training(failing, data, new EvalRequest.Gate(1.0, true, 0.99, null)));
+
+        ModelCard approved = awaitCard("ft-" + passing, c -> c.status() != ModelCard.Status.CANDIDATE);
+        assertEquals(ModelCard.Status.APPROVED, approved.status(), () -> "card: " + approved.eval());
+        assertEquals("passed", approved.eval().get("gate"));
+        assertNotNull(approved.eval().get("accuracy"));
+        assertNotNull(approved.eval().get("base_accuracy"));
+        assertTrue(((Number) approved.eval().get("held_out_loss")).doubleValue()
+                < ((Number) approved.eval().get("base_held_out_loss")).doubleValue(), "held-out loss beats the base");
+        ModelCard rejected = awaitCard("ft-" + failing, c -> c.status() != ModelCard.Status.CANDIDATE);
+        assertEquals(ModelCard.Status.REJECTED, rejected.status());
+        assertTrue(String.valueOf(rejected.eval().get("gate_reason")).contains("min_accuracy")
+                || String.valueOf(rejected.eval().get("gate_reason")).contains("at least 0.99"), () -> "" + rejected.eval());
+        assertEquals(JobState.SUCCEEDED, awaitStatus(passing + "-eval").state());
+        JobStatus failedGate = awaitStatus(failing + "-eval");
+        assertEquals(JobState.SUCCEEDED, failedGate.state(), "a failed gate is a verdict, not a job error");
+        assertTrue(String.valueOf(failedGate.result().get("report_uri")).endsWith("evals/" + failing + "-eval/report.json"));
+
+        String model = approved.id();
+        String body = "{\"model\":\"" + model + "\",\"messages\":[{\"role\":\"user\",\"content\":\"Fruit for red?\"}],"
+                + "\"max_tokens\":8,\"temperature\":0}";
+        HttpResponse<String> chat = awaitServed(model, body);
+        assertEquals(200, chat.statusCode(), chat.body());
+        JsonNode answer = ContractsJson.mapper().readTree(chat.body());
+        assertEquals(model, answer.get("model").asText());
+        assertEquals("assistant", answer.get("choices").get(0).get("message").get("role").asText());
+
+        HttpResponse<String> notServed = post("/v1/chat/completions", body.replace(model, rejected.id()));
+        assertEquals(404, notServed.statusCode(), notServed.body());
+        assertEquals(404, get("/v1/models/" + rejected.id()).statusCode());
+    }
+
+    private static TrainingRequest training(String jobId, Path data, EvalRequest.Gate gate) {
+        EvalSettings eval = new EvalSettings(SharedData.root().resolve("datasets/mmlu").toString(),
+                List.of("astronomy", "high_school_geography"), 0, 10, null, null, gate);
+        return TrainingRequest.builder(jobId).then(List.of("eval", "deploy")).baseModel("stories260k")
+                .dataset(data.toUri().toString()).lora(new TrainingRequest.LoraSettings(8, 16.0, 0.0, null))
+                .learningRate(5e-3).maxSteps(30).microBatchSize(8).maxSeqLength(64).saveInterval(0).evalInterval(0)
+                .eval(eval).build();
+    }
+
+    /** A colour-to-fruit task: 24 training examples and 8 held-out ones in other words. */
+    private static Path writeDataset(Path dir) throws Exception {
+        String[][] pairs = {{"red", "apple"}, {"yellow", "banana"}, {"green", "lime"}, {"purple", "grape"},
+                {"orange", "orange"}, {"brown", "kiwi"}, {"pink", "peach"}, {"blue", "berry"}};
+        String[] phrasings = {"Fruit for %s?", "Name a %s fruit.", "Which fruit is %s?"};
+        List<String> train = new ArrayList<>();
+        List<String> test = new ArrayList<>();
+        for (String[] p : pairs) {
+            for (String phrasing : phrasings) {
+                train.add(line(String.format(phrasing, p[0]), p[1]));
+            }
+            test.add(line("A " + p[0] + " fruit?", p[1]));
+        }
+        Files.createDirectories(dir);
+        Files.write(dir.resolve("train.jsonl"), train);
+        Files.write(dir.resolve("test.jsonl"), test);
+        return dir;
+    }
+
+    private static String line(String user, String assistant) {
+        return "{\"messages\":[{\"role\":\"user\",\"content\":\"" + user + "\"},"
+                + "{\"role\":\"assistant\",\"content\":\"" + assistant + "\"}]}";
+    }
+
+    private static void service(String module, Path logs, int port) throws Exception {
+        Path jar = ROOT.resolve(module).resolve("target/quarkus-app/quarkus-run.jar");
+        assertTrue(Files.isRegularFile(jar), jar + " is missing: package the services first (mvn verify does)");
+        ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx1g", "--add-modules", "jdk.incubator.vector", "-Dai.djl.offline=true",
+                "-Dai.djl.pytorch.num_threads=1", "-Dquarkus.http.port=" + port, "-jar", jar.toString())
+                .redirectErrorStream(true)
+                .redirectOutput(logs.resolve(module + ".log").toFile());
+        Map<String, String> env = pb.environment();
+        env.put("KAFKA_BOOTSTRAP_SERVERS", broker.bootstrapServers());
+        env.put("FORGE_ARTIFACTS_ROOT", work.resolve("artifacts").toString());
+        env.put("FORGE_BASE_MODELS", SharedData.root().resolve("models").toString());
+        env.put("FORGE_TRAINER_DEVICE", "cpu");
+        env.put("FORGE_EVAL_DEVICE", "cpu");
+        env.put("OMP_NUM_THREADS", "1");
+        env.remove("FORGE_API_KEYS");
+        started.add(pb.start());
+    }
+
+    private static void send(String topic, Object value) throws Exception {
+        try (var producer = new KafkaProducer<String, String>(Map.of(
+                ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
+                ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class,
+                ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class))) {
+            String key = value instanceof TrainingRequest t ? t.jobId() : null;
+            producer.send(new ProducerRecord<>(topic, key, ContractsJson.write(value))).get(10, TimeUnit.SECONDS);
+        }
+    }
+
+    private static ModelCard awaitCard(String id, Predicate<ModelCard> until) throws Exception {
+        ModelCard card = awaitLatest(Topics.MODELS, id, ModelCard.class, until);
+        assertNotNull(card, "no card for " + id + " on " + Topics.MODELS + " (see target/pipeline-it/*.log)");
+        return card;
+    }
+
+    private static JobStatus awaitStatus(String jobId) throws Exception {
+        JobStatus status = awaitLatest(Topics.JOBS, jobId, JobStatus.class, s -> s.state().isTerminal());
+        assertNotNull(status, "job " + jobId + " did not end (see target/pipeline-it/*.log)");
+        return status;
+    }
+
+    /** The first value for {@code key} that satisfies {@code until}, reading the topic from its start. */
+    private static <T> T awaitLatest(String topic, String key, Class<T> type, Predicate<T> until) throws Exception {
+        try (var consumer = new KafkaConsumer<String, String>(Map.of(
+                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
+                ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class,
+                ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class))) {
+            List<TopicPartition> partitions = consumer.partitionsFor(topic).stream()
+                    .map(p -> new TopicPartition(p.topic(), p.partition())).toList();
+            consumer.assign(partitions);
+            consumer.seekToBeginning(partitions);
+            long deadline = System.nanoTime() + TIMEOUT.toNanos();
+            while (System.nanoTime() < deadline) {
+                for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(500))) {
+                    if (key.equals(r.key()) && r.value() != null) {
+                        T value = ContractsJson.read(r.value(), type);
+                        if (until.test(value)) return value;
+                    }
+                }
+            }
+            return null;
+        }
+    }
+
+    /** The gateway follows the registry: poll until the approved model answers. */
+    private static HttpResponse<String> awaitServed(String model, String body) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        HttpResponse<String> last = null;
+        while (System.nanoTime() < deadline) {
+            try {
+                last = post("/v1/chat/completions", body);
+                if (last.statusCode() == 200) return last;
+            } catch (java.io.IOException e) {
+                // the gateway is still starting
+            }
+            Thread.sleep(500);
+        }
+        return last;
+    }
+
+    private static HttpResponse<String> post(String path, String body) throws Exception {
+        return HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + gatewayPort + path))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    private static HttpResponse<String> get(String path) throws Exception {
+        return HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + gatewayPort + path)).GET().build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+}
