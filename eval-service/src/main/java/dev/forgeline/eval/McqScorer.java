@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.function.IntConsumer;
 
 /**
@@ -37,37 +38,53 @@ final class McqScorer {
 
     /**
      * A question as the engine gets it: one context shared by every choice, or, when even zero
-     * shots do not fit, one request per choice, each cut from the left as the harness cuts that
-     * (context, continuation) pair: {@code (context + continuation)[-(window + 1):][:-1]}.
+     * shots do not fit, one request per continuation length, its context cut from the left as the
+     * harness cuts each (context, continuation) pair: {@code (context + continuation)[-(window + 1):][:-1]}.
+     *
+     * @param choices the choice indices of each request's continuations
      */
-    record Prepared(Question question, PromptFit fit, List<ContinuationScorer.Choices> requests) {}
+    record Prepared(Question question, PromptFit fit, List<ContinuationScorer.Choices> requests, List<int[]> choices) {}
 
     Prepared prepare(Question q, int shots) {
         int window = model.config().maxPositionEmbeddings();
-        List<int[]> continuations = continuations(q, q.context(shots));
+        String context = q.context(shots);
+        int[] ids = tokenizer.encode(context, true);
+        List<int[]> continuations = continuations(q, context, ids.length);
         int longest = continuations.stream().mapToInt(c -> c.length).max().orElseThrow();
         // the last continuation token is predicted, never fed: it needs no room
-        PromptFit fit = PromptFit.fit(k -> tokenizer.encode(q.context(k), true), shots, window - (longest - 1));
+        PromptFit fit = PromptFit.fit(k -> k == shots ? ids : tokenizer.encode(q.context(k), true), shots,
+                window - (longest - 1));
         if (fit.shots() != shots) {
-            continuations = continuations(q, q.context(fit.shots()));
+            String fewer = q.context(fit.shots());
+            continuations = continuations(q, fewer, tokenizer.encode(fewer, true).length);
         }
         if (fit.truncatedTokens() == 0) {
-            return new Prepared(q, fit, List.of(new ContinuationScorer.Choices(fit.ids(), continuations)));
+            int[] all = java.util.stream.IntStream.range(0, continuations.size()).toArray();
+            return new Prepared(q, fit, List.of(new ContinuationScorer.Choices(fit.ids(), continuations)), List.of(all));
         }
         int[] full = tokenizer.encode(q.context(0), true);
-        List<ContinuationScorer.Choices> perChoice = new ArrayList<>();
-        for (int[] cont : continuations) {
-            int room = window - (cont.length - 1);
-            perChoice.add(new ContinuationScorer.Choices(
-                    Arrays.copyOfRange(full, Math.max(0, full.length - room), full.length), List.of(cont)));
+        java.util.SortedMap<Integer, List<Integer>> byLength = new java.util.TreeMap<>();
+        for (int c = 0; c < continuations.size(); c++) {
+            byLength.computeIfAbsent(continuations.get(c).length, k -> new ArrayList<>()).add(c);
         }
-        return new Prepared(q, fit, perChoice);
+        List<ContinuationScorer.Choices> requests = new ArrayList<>();
+        List<int[]> choices = new ArrayList<>();
+        for (Map.Entry<Integer, List<Integer>> e : byLength.entrySet()) {
+            int room = window - (e.getKey() - 1);
+            int[] cut = Arrays.copyOfRange(full, Math.max(0, full.length - room), full.length);
+            List<int[]> conts = new ArrayList<>();
+            for (int c : e.getValue()) {
+                conts.add(continuations.get(c));
+            }
+            requests.add(new ContinuationScorer.Choices(cut, conts));
+            choices.add(e.getValue().stream().mapToInt(Integer::intValue).toArray());
+        }
+        return new Prepared(q, fit, requests, choices);
     }
 
     /** Each choice's tokens as the harness splits a pair: encode(context + continuation) past encode(context). */
-    private List<int[]> continuations(Question q, String context) {
+    private List<int[]> continuations(Question q, String context, int contextLength) {
         // the context ends with "Answer:", so there is no trailing space to move onto the continuation
-        int contextLength = tokenizer.encode(context, true).length;
         List<int[]> out = new ArrayList<>();
         for (String c : MmluPrompt.continuations(q.item().choices().size())) {
             int[] whole = tokenizer.encode(context + c, true);
@@ -82,10 +99,8 @@ final class McqScorer {
 
     /** Results in the order of {@code questions}; {@code progress} hears the count done after each chunk. */
     List<ItemResult> score(List<Question> questions, int shots, IntConsumer progress) {
-        List<Prepared> prepared = new ArrayList<>(questions.size());
-        for (Question q : questions) {
-            prepared.add(prepare(q, shots));
-        }
+        // tokenizing is a fair share of the work for a small model: on every core
+        List<Prepared> prepared = questions.parallelStream().map(q -> prepare(q, shots)).toList();
         Integer[] order = new Integer[prepared.size()];
         for (int i = 0; i < order.length; i++) {
             order[i] = i;
@@ -102,15 +117,23 @@ final class McqScorer {
             List<List<ContinuationScorer.Score>> scores = scorer.score(requests);
             int at = 0;
             for (int i : chunk) {
-                List<ContinuationScorer.Score> item = new ArrayList<>();
-                for (int r = 0; r < prepared.get(i).requests().size(); r++) {
-                    item.addAll(scores.get(at++));
+                Prepared p = prepared.get(i);
+                ContinuationScorer.Score[] item = new ContinuationScorer.Score[q(p).choices().size()];
+                for (int r = 0; r < p.requests().size(); r++) {
+                    List<ContinuationScorer.Score> got = scores.get(at++);
+                    for (int k = 0; k < got.size(); k++) {
+                        item[p.choices().get(r)[k]] = got.get(k);
+                    }
                 }
-                results[i] = result(prepared.get(i), item);
+                results[i] = result(p, Arrays.asList(item));
             }
             progress.accept(Math.min(order.length, from + CHUNK));
         }
         return Arrays.asList(results);
+    }
+
+    private static McqItem q(Prepared p) {
+        return p.question().item();
     }
 
     static ItemResult result(Prepared p, List<ContinuationScorer.Score> scores) {

@@ -20,7 +20,7 @@ public final class EvalBenchmark {
     private static final int SAMPLE_EVERY = 47; // about 300 items for the plain path
 
     public static void main(String[] args) {
-        int batchTokens = Integer.getInteger("bench.batch-tokens", 16384);
+        int batchTokens = Integer.getInteger("bench.batch-tokens", 1024);
         McqSet set = McqSet.read(SharedSets.mmlu());
         List<Question> questions = new ArrayList<>();
         for (String subject : set.subjects()) {

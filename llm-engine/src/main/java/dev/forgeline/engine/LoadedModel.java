@@ -64,8 +64,9 @@ public final class LoadedModel implements AutoCloseable {
         return new BatchDecoder(model, capacity, maxLength);
     }
 
+    /** A scorer with one worker per core on the CPU (see {@link ContinuationScorer}). */
     public ContinuationScorer scorer(int maxBatchTokens) {
-        return new ContinuationScorer(model, maxBatchTokens);
+        return new ContinuationScorer(model, maxBatchTokens, Runtime.getRuntime().availableProcessors());
     }
 
     @Override

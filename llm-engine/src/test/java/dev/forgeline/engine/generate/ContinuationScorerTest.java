@@ -58,8 +58,12 @@ class ContinuationScorerTest {
                 int[] other = Arrays.copyOf(greedy, 3);
                 other[1] = (other[1] + 7) % 512; // not the argmax
                 int[] one = {greedy[0]};
-                // run.c's greedy choice, an altered one, and a one-token one share the context
+                // run.c's greedy choice, an altered one, and a one-token one share the context; they branch
                 requests.add(new ContinuationScorer.Choices(input, List.of(Arrays.copyOf(greedy, 12), other, one)));
+                // inputs that are prefixes of one another ([], g0..g2, g0..g2) read one row
+                int[] lastAltered = Arrays.copyOf(greedy, 4);
+                lastAltered[3] = (lastAltered[3] + 7) % 512;
+                requests.add(new ContinuationScorer.Choices(input, List.of(one, lastAltered, Arrays.copyOf(greedy, 4))));
             }
             // a batch of 64 tokens splits the prompts over several forwards
             List<List<ContinuationScorer.Score>> scores = loaded.scorer(64).score(requests);
@@ -70,9 +74,9 @@ class ContinuationScorerTest {
                     assertEquals(reference(loaded.model(), r.context(), r.continuations().get(c)), s.logprob(), 1e-4);
                     assertEquals(r.continuations().get(c).length, s.tokens());
                     if (c == 1) {
-                        assertFalse(s.greedy(), "altered continuation of prompt " + i);
+                        assertFalse(s.greedy(), "altered continuation of request " + i);
                     } else {
-                        assertTrue(s.greedy(), "run.c's greedy continuation of prompt " + i + ", choice " + c);
+                        assertTrue(s.greedy(), "run.c's greedy continuation of request " + i + ", choice " + c);
                     }
                 }
             }
