@@ -56,7 +56,7 @@ public class EvalHandler implements JobHandler<EvalRequest> {
     EvalHandler(ArtifactStore store, ForgeConfig forge, EvalConfig config) {
         this.store = store;
         this.config = config;
-        this.models = new ModelSources(store, forge.baseModels(), HubModelResolver::fromEnvironment);
+        this.models = new ModelSources(store, forge.baseModels(), HubModelResolver::fromEnvironment, "evaluated");
         this.datasets = new DatasetSources(store);
         this.sets = new EvalSets(config.sets());
     }

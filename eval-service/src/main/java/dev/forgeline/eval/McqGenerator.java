@@ -11,6 +11,7 @@ import dev.forgeline.engine.tokenizer.Tokenizer;
 import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.Deque;
+import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
@@ -56,7 +57,7 @@ final class McqGenerator {
             pending.add(i);
         }
         Map<Sequence, Integer> running = new IdentityHashMap<>();
-        Map<Integer, PromptFit> fits = new java.util.HashMap<>();
+        Map<Integer, PromptFit> fits = new HashMap<>();
         int done = 0;
         try (BatchDecoder decoder = model.batchDecoder(batch, model.config().maxPositionEmbeddings())) {
             while (!pending.isEmpty() || !running.isEmpty()) {

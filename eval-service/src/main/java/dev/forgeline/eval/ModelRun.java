@@ -2,6 +2,7 @@ package dev.forgeline.eval;
 
 import dev.forgeline.engine.train.HeldOutLoss;
 
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -92,7 +93,7 @@ record ModelRun(String model, int shots, List<ItemResult> items, double seconds,
 
     private static Map<String, boolean[]> bySubject(List<ItemResult> items, boolean norm) {
         Map<String, List<ItemResult>> grouped = new LinkedHashMap<>();
-        items.forEach(i -> grouped.computeIfAbsent(i.item().subject(), s -> new java.util.ArrayList<>()).add(i));
+        items.forEach(i -> grouped.computeIfAbsent(i.item().subject(), s -> new ArrayList<>()).add(i));
         Map<String, boolean[]> out = new LinkedHashMap<>();
         grouped.forEach((s, list) -> {
             boolean[] c = new boolean[list.size()];

@@ -10,17 +10,9 @@ import dev.forgeline.contracts.SchemaVersion;
 import dev.forgeline.contracts.Topics;
 import dev.forgeline.engine.SharedData;
 import dev.forgeline.kafka.KafkaBrokerTestResource;
+import dev.forgeline.kafka.TopicRecords;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.StringDeserializer;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.eclipse.microprofile.config.ConfigProvider;
 import org.junit.jupiter.api.Test;
 
@@ -32,7 +24,6 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import java.util.stream.Stream;
 
@@ -183,46 +174,18 @@ class EvalOverKafkaTest {
     }
 
     private static void send(EvalRequest r) throws Exception {
-        try (var producer = new KafkaProducer<String, String>(Map.of(
-                ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap(),
-                ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class,
-                ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class))) {
-            producer.send(new ProducerRecord<>(Topics.EVAL_REQUESTS, r.jobId(), ContractsJson.write(r)))
-                    .get(10, TimeUnit.SECONDS);
-        }
+        TopicRecords.send(bootstrap(), Topics.EVAL_REQUESTS, r.jobId(), r);
     }
 
     private static JobStatus awaitStatus(String jobId) throws Exception {
-        JobStatus s = await(Topics.JOBS, jobId, JobStatus.class, x -> x.state().isTerminal());
+        JobStatus s = TopicRecords.await(bootstrap(), Topics.JOBS, jobId, JobStatus.class, x -> x.state().isTerminal(), TIMEOUT);
         assertNotNull(s, "job " + jobId + " did not end");
         return s;
     }
 
     private static ModelCard awaitCard(String id, Predicate<ModelCard> until) throws Exception {
-        ModelCard c = await(Topics.MODELS, id, ModelCard.class, until);
+        ModelCard c = TopicRecords.await(bootstrap(), Topics.MODELS, id, ModelCard.class, until, TIMEOUT);
         assertNotNull(c, "no such card for " + id);
         return c;
-    }
-
-    private static <T> T await(String topic, String key, Class<T> type, Predicate<T> until) throws Exception {
-        try (var consumer = new KafkaConsumer<String, String>(Map.of(
-                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap(),
-                ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class,
-                ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class))) {
-            List<TopicPartition> partitions = consumer.partitionsFor(topic).stream()
-                    .map(p -> new TopicPartition(p.topic(), p.partition())).toList();
-            consumer.assign(partitions);
-            consumer.seekToBeginning(partitions);
-            long deadline = System.nanoTime() + TIMEOUT.toNanos();
-            while (System.nanoTime() < deadline) {
-                for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(200))) {
-                    if (key.equals(r.key()) && r.value() != null) {
-                        T value = ContractsJson.read(r.value(), type);
-                        if (until.test(value)) return value;
-                    }
-                }
-            }
-            return null;
-        }
     }
 }

@@ -37,11 +37,13 @@ public final class ModelSources {
     private final ArtifactStore store;
     private final Optional<Path> offered;
     private final Supplier<HubModelResolver> hub;
+    private final String use; // what the service does with a model, for messages: "trained", "evaluated"
 
-    public ModelSources(ArtifactStore store, Optional<Path> offered, Supplier<HubModelResolver> hub) {
+    public ModelSources(ArtifactStore store, Optional<Path> offered, Supplier<HubModelResolver> hub, String use) {
         this.store = store;
         this.offered = offered;
         this.hub = hub;
+        this.use = use;
     }
 
     /**
@@ -122,7 +124,7 @@ public final class ModelSources {
     }
 
     /** The engine's own reading of config.json says whether it can build this model. */
-    private static ModelSource checked(String noun, ModelSource model) {
+    private ModelSource checked(String noun, ModelSource model) {
         String what = noun + " '" + model.reference() + "' (" + model.dir() + ")";
         if (!Files.isRegularFile(model.dir().resolve("config.json"))) {
             throw new IllegalArgumentException(what + " is not a Hugging Face model folder: it has no config.json");
@@ -130,10 +132,10 @@ public final class ModelSources {
         try {
             ModelConfig.read(model.dir());
         } catch (ModelFormatException e) {
-            throw new IllegalArgumentException(what + " cannot be loaded here: " + e.getMessage(), e);
+            throw new IllegalArgumentException(what + " cannot be " + use + " here: " + e.getMessage(), e);
         }
         if (!Files.isRegularFile(model.dir().resolve("tokenizer.json"))) {
-            throw new IllegalArgumentException(what + " cannot be loaded here: it has no tokenizer.json");
+            throw new IllegalArgumentException(what + " cannot be " + use + " here: it has no tokenizer.json");
         }
         return model;
     }

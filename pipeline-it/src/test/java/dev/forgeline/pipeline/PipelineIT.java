@@ -11,15 +11,7 @@ import dev.forgeline.contracts.Topics;
 import dev.forgeline.contracts.TrainingRequest;
 import dev.forgeline.engine.SharedData;
 import dev.forgeline.kafka.EmbeddedKafka;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.StringDeserializer;
-import org.apache.kafka.common.serialization.StringSerializer;
+import dev.forgeline.kafka.TopicRecords;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -84,8 +76,10 @@ class PipelineIT {
         String passing = "pipeline-pass-" + System.currentTimeMillis();
         String failing = "pipeline-fail-" + System.currentTimeMillis();
         // A tolerant accuracy check (20 items of a 260K-parameter model are noise); held-out loss must beat the base.
-        send(Topics.TRAINING_REQUESTS, training(passing, data, new EvalRequest.Gate(1.0, true, null, null)));
-        send(Topics.TRAINING_REQUESTS, training(failing, data, new EvalRequest.Gate(1.0, true, 0.99, null)));
+        TopicRecords.send(broker.bootstrapServers(), Topics.TRAINING_REQUESTS, passing,
+                training(passing, data, new EvalRequest.Gate(1.0, true, null, null)));
+        TopicRecords.send(broker.bootstrapServers(), Topics.TRAINING_REQUESTS, failing,
+                training(failing, data, new EvalRequest.Gate(1.0, true, 0.99, null)));
 
         ModelCard approved = awaitCard("ft-" + passing, c -> c.status() != ModelCard.Status.CANDIDATE);
         assertEquals(ModelCard.Status.APPROVED, approved.status(), () -> "card: " + approved.eval());
@@ -169,49 +163,17 @@ class PipelineIT {
         started.add(pb.start());
     }
 
-    private static void send(String topic, Object value) throws Exception {
-        try (var producer = new KafkaProducer<String, String>(Map.of(
-                ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
-                ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class,
-                ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class))) {
-            String key = value instanceof TrainingRequest t ? t.jobId() : null;
-            producer.send(new ProducerRecord<>(topic, key, ContractsJson.write(value))).get(10, TimeUnit.SECONDS);
-        }
-    }
-
     private static ModelCard awaitCard(String id, Predicate<ModelCard> until) throws Exception {
-        ModelCard card = awaitLatest(Topics.MODELS, id, ModelCard.class, until);
+        ModelCard card = TopicRecords.await(broker.bootstrapServers(), Topics.MODELS, id, ModelCard.class, until, TIMEOUT);
         assertNotNull(card, "no card for " + id + " on " + Topics.MODELS + " (see target/pipeline-it/*.log)");
         return card;
     }
 
     private static JobStatus awaitStatus(String jobId) throws Exception {
-        JobStatus status = awaitLatest(Topics.JOBS, jobId, JobStatus.class, s -> s.state().isTerminal());
+        JobStatus status = TopicRecords.await(broker.bootstrapServers(), Topics.JOBS, jobId, JobStatus.class,
+                s -> s.state().isTerminal(), TIMEOUT);
         assertNotNull(status, "job " + jobId + " did not end (see target/pipeline-it/*.log)");
         return status;
-    }
-
-    /** The first value for {@code key} that satisfies {@code until}, reading the topic from its start. */
-    private static <T> T awaitLatest(String topic, String key, Class<T> type, Predicate<T> until) throws Exception {
-        try (var consumer = new KafkaConsumer<String, String>(Map.of(
-                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
-                ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class,
-                ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class))) {
-            List<TopicPartition> partitions = consumer.partitionsFor(topic).stream()
-                    .map(p -> new TopicPartition(p.topic(), p.partition())).toList();
-            consumer.assign(partitions);
-            consumer.seekToBeginning(partitions);
-            long deadline = System.nanoTime() + TIMEOUT.toNanos();
-            while (System.nanoTime() < deadline) {
-                for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(500))) {
-                    if (key.equals(r.key()) && r.value() != null) {
-                        T value = ContractsJson.read(r.value(), type);
-                        if (until.test(value)) return value;
-                    }
-                }
-            }
-            return null;
-        }
     }
 
     /** The gateway follows the registry: poll until the approved model answers. */

@@ -55,7 +55,7 @@ public class TrainingHandler implements JobHandler<TrainingRequest> {
     TrainingHandler(ArtifactStore store, ForgeConfig forge, TrainerConfig config) {
         this.store = store;
         this.config = config;
-        this.baseModels = new ModelSources(store, forge.baseModels(), HubModelResolver::fromEnvironment);
+        this.baseModels = new ModelSources(store, forge.baseModels(), HubModelResolver::fromEnvironment, "trained");
         this.datasets = new DatasetSources(store);
     }
 
