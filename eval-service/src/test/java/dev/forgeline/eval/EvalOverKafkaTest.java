@@ -3,6 +3,7 @@ package dev.forgeline.eval;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.forgeline.contracts.ContractsJson;
 import dev.forgeline.contracts.EvalRequest;
+import dev.forgeline.contracts.JobEvent;
 import dev.forgeline.contracts.JobState;
 import dev.forgeline.contracts.JobStatus;
 import dev.forgeline.contracts.ModelCard;
@@ -101,6 +102,12 @@ class EvalOverKafkaTest {
         assertEquals(0.0, ((Number) rejected.eval().get("accuracy_diff")).doubleValue(), 1e-12);
         assertEquals(1.5, ((Number) rejected.eval().get("final_train_loss")).doubleValue(), "training's figures stay");
         assertTrue(String.valueOf(rejected.eval().get("gate_reason")).contains("held-out loss"), "" + rejected.eval());
+
+        JobEvent last = TopicRecords.await(bootstrap(), Topics.JOB_EVENTS, strict, JobEvent.class,
+                e -> e.type().equals(JobEvent.PROGRESS) && Integer.valueOf(20).equals(e.data().get("items_done")), TIMEOUT);
+        assertNotNull(last, "a progress event for all 20 items (10 each for the model and its base)");
+        assertEquals(20, last.data().get("items_total"));
+        assertTrue(last.data().containsKey("items_per_s") && last.data().containsKey("eta_s"), "" + last.data());
 
         Path dir = store().resolve("evals").resolve(strict);
         JsonNode report = ContractsJson.mapper().readTree(dir.resolve("report.json").toFile());
