@@ -8,7 +8,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
-import java.util.Map;
 import java.util.function.IntConsumer;
 
 /**
@@ -37,13 +36,14 @@ final class McqScorer {
     }
 
     /**
-     * A question as the engine gets it: one context shared by every choice, or, when even zero
-     * shots do not fit, one request per continuation length, its context cut from the left as the
-     * harness cuts each (context, continuation) pair: {@code (context + continuation)[-(window + 1):][:-1]}.
-     *
-     * @param choices the choice indices of each request's continuations
+     * A question as the engine gets it: one context shared by every choice. A prompt too long
+     * even without shots is cut from the left so that the longest continuation fits; every choice
+     * then sees that context. (The harness cuts each (context, choice) pair on its own, so a
+     * shorter continuation would keep a few more old tokens: one more for {@code " B"} than for
+     * {@code " A"} on stories260k. Forgeline drops shots before cutting anyway, so over-long
+     * prompts follow its own documented rule, not the harness's.)
      */
-    record Prepared(Question question, PromptFit fit, List<ContinuationScorer.Choices> requests, List<int[]> choices) {}
+    record Prepared(Question question, PromptFit fit, ContinuationScorer.Choices request) {}
 
     Prepared prepare(Question q, int shots) {
         int window = model.config().maxPositionEmbeddings();
@@ -58,28 +58,7 @@ final class McqScorer {
             String fewer = q.context(fit.shots());
             continuations = continuations(q, fewer, tokenizer.encode(fewer, true).length);
         }
-        if (fit.truncatedTokens() == 0) {
-            int[] all = java.util.stream.IntStream.range(0, continuations.size()).toArray();
-            return new Prepared(q, fit, List.of(new ContinuationScorer.Choices(fit.ids(), continuations)), List.of(all));
-        }
-        int[] full = tokenizer.encode(q.context(0), true);
-        java.util.SortedMap<Integer, List<Integer>> byLength = new java.util.TreeMap<>();
-        for (int c = 0; c < continuations.size(); c++) {
-            byLength.computeIfAbsent(continuations.get(c).length, k -> new ArrayList<>()).add(c);
-        }
-        List<ContinuationScorer.Choices> requests = new ArrayList<>();
-        List<int[]> choices = new ArrayList<>();
-        for (Map.Entry<Integer, List<Integer>> e : byLength.entrySet()) {
-            int room = window - (e.getKey() - 1);
-            int[] cut = Arrays.copyOfRange(full, Math.max(0, full.length - room), full.length);
-            List<int[]> conts = new ArrayList<>();
-            for (int c : e.getValue()) {
-                conts.add(continuations.get(c));
-            }
-            requests.add(new ContinuationScorer.Choices(cut, conts));
-            choices.add(e.getValue().stream().mapToInt(Integer::intValue).toArray());
-        }
-        return new Prepared(q, fit, requests, choices);
+        return new Prepared(q, fit, new ContinuationScorer.Choices(fit.ids(), continuations));
     }
 
     /** Each choice's tokens as the harness splits a pair: encode(context + continuation) past encode(context). */
@@ -105,35 +84,22 @@ final class McqScorer {
         for (int i = 0; i < order.length; i++) {
             order[i] = i;
         }
-        Arrays.sort(order, Comparator.comparingInt((Integer i) -> -prepared.get(i).requests().get(0).context().length));
+        Arrays.sort(order, Comparator.comparingInt((Integer i) -> -prepared.get(i).fit().ids().length));
         ContinuationScorer scorer = model.scorer(maxBatchTokens);
         ItemResult[] results = new ItemResult[prepared.size()];
         for (int from = 0; from < order.length; from += CHUNK) {
             List<Integer> chunk = Arrays.asList(order).subList(from, Math.min(order.length, from + CHUNK));
-            List<ContinuationScorer.Choices> requests = new ArrayList<>();
+            List<ContinuationScorer.Choices> requests = new ArrayList<>(chunk.size());
             for (int i : chunk) {
-                requests.addAll(prepared.get(i).requests());
+                requests.add(prepared.get(i).request());
             }
             List<List<ContinuationScorer.Score>> scores = scorer.score(requests);
-            int at = 0;
-            for (int i : chunk) {
-                Prepared p = prepared.get(i);
-                ContinuationScorer.Score[] item = new ContinuationScorer.Score[q(p).choices().size()];
-                for (int r = 0; r < p.requests().size(); r++) {
-                    List<ContinuationScorer.Score> got = scores.get(at++);
-                    for (int k = 0; k < got.size(); k++) {
-                        item[p.choices().get(r)[k]] = got.get(k);
-                    }
-                }
-                results[i] = result(p, Arrays.asList(item));
+            for (int j = 0; j < chunk.size(); j++) {
+                results[chunk.get(j)] = result(prepared.get(chunk.get(j)), scores.get(j));
             }
             progress.accept(Math.min(order.length, from + CHUNK));
         }
         return Arrays.asList(results);
-    }
-
-    private static McqItem q(Prepared p) {
-        return p.question().item();
     }
 
     static ItemResult result(Prepared p, List<ContinuationScorer.Score> scores) {

@@ -16,7 +16,8 @@ import java.util.List;
  * baseline of {@code bench/run eval}: one full forward per (context + choice), no cache, no
  * batching, log-softmax in double here. Its own reading of the rules: shots dropped from the
  * last while the prompt plus the longest continuation (less its last token) exceeds the window,
- * then the harness's {@code (context + continuation)[-(window + 1):][:-1]}.
+ * then the context cut from the left to leave room for that longest continuation, the same cut
+ * for every choice.
  */
 final class OneForwardPerChoice {
 
@@ -47,25 +48,26 @@ final class OneForwardPerChoice {
             if (ctx.length + longest - 1 > window && k > 0) {
                 continue;
             }
+            int cut = Math.max(0, ctx.length + longest - 1 - window);
+            int[] kept = Arrays.copyOfRange(ctx, cut, ctx.length);
             double[] ll = new double[choices];
             int[] tokens = new int[choices];
             int best = 0;
             for (int c = 0; c < choices; c++) {
-                ll[c] = loglikelihood(ctx, conts.get(c), window);
+                ll[c] = loglikelihood(kept, conts.get(c));
                 tokens[c] = conts.get(c).length;
                 if (ll[c] > ll[best]) {
                     best = c;
                 }
             }
-            return new Scored(k, Math.max(0, ctx.length + longest - 1 - window), ll, tokens, best);
+            return new Scored(k, cut, ll, tokens, best);
         }
     }
 
-    private double loglikelihood(int[] ctx, int[] cont, int window) {
-        int[] all = new int[ctx.length + cont.length];
-        System.arraycopy(ctx, 0, all, 0, ctx.length);
-        System.arraycopy(cont, 0, all, ctx.length, cont.length);
-        int[] input = Arrays.copyOfRange(all, Math.max(0, all.length - (window + 1)), all.length - 1);
+    private double loglikelihood(int[] ctx, int[] cont) {
+        int[] input = new int[ctx.length + cont.length - 1]; // the last continuation token is only predicted
+        System.arraycopy(ctx, 0, input, 0, ctx.length);
+        System.arraycopy(cont, 0, input, ctx.length, cont.length - 1);
         int vocab = model.config().vocabSize();
         float[] logits;
         try (NoGradient ignored = NoGradient.enter(); NDManager m = model.manager().newSubManager()) {
