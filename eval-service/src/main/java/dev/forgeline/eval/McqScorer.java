@@ -19,7 +19,7 @@ import java.util.function.IntConsumer;
  * choice with the highest summed log-likelihood (the first on a tie, as numpy's argmax).
  *
  * <p>Questions run through the engine's {@link ContinuationScorer}: one forward per context for
- * all its choices, many contexts per forward, shortest padding first by sorting on length.
+ * all its choices, many contexts per forward, sorted by length so that batches carry little padding.
  */
 final class McqScorer {
     /** Questions handed to the engine at once; progress and cancellation are checked between them. */
