@@ -14,6 +14,7 @@ import dev.forgeline.engine.model.Step;
 import java.nio.LongBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
@@ -108,7 +109,7 @@ public final class ContinuationScorer {
             batches.add(Arrays.asList(order).subList(at, at + batch));
             at += batch;
         }
-        List<List<Score>> scores = java.util.Collections.synchronizedList(new ArrayList<>(java.util.Collections.nCopies(n, null)));
+        List<List<Score>> scores = Collections.synchronizedList(new ArrayList<>(Collections.nCopies(n, null)));
         if (workers == 1 || batches.size() == 1) {
             batches.forEach(members -> scoreBatch(members, contexts, tails, requests, scores));
             return scores;
