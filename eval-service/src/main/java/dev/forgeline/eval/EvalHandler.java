@@ -116,7 +116,7 @@ public class EvalHandler implements JobHandler<EvalRequest> {
             ModelCard updated = card.get().withStatus(status,
                     cardSummary(card.get().eval(), ctx.jobId(), r, tuned, reference, comparison, verdict, reportUri));
             writeCard(updated);
-            ctx.publish(Topics.MODELS, updated.id(), updated).get(30, TimeUnit.SECONDS);
+            ctx.publish(Topics.MODELS, updated.id(), updated).get();
             result = result.withOutput("model_status", status.name().toLowerCase(java.util.Locale.ROOT));
         } else if (r.then().contains("deploy")) {
             result = result.withOutput("model_status", "not in the registry: " + r.model() + " has no card to approve");

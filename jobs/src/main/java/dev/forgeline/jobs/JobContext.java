@@ -24,8 +24,10 @@ public interface JobContext<R extends JobRequest> {
     Optional<String> lastCheckpoint();
 
     /**
-     * Records {@code marker} durably (on {@code forge.jobs}, acknowledged before this returns) as the
-     * point to resume from. Call it after the checkpoint's data is safely in the artifact store.
+     * Records {@code marker} on {@code forge.jobs} as the point to resume from. Call it after the
+     * checkpoint's data is safely in the artifact store. It does not wait for the broker, so a job keeps
+     * going through a broker outage; when the previous marker could not be written within the worker's
+     * outage budget it throws, and the job fails.
      */
     void checkpoint(String marker);
 
@@ -44,7 +46,9 @@ public interface JobContext<R extends JobRequest> {
     /**
      * Sends {@code value} as JSON to {@code topic} with the job's trace context in the headers, e.g.
      * the next step's request. Next-step job ids should be derived from this job's id so that a
-     * resumed job that sends again yields one downstream job, not two.
+     * resumed job that sends again yields one downstream job, not two. The future completes when the
+     * broker acknowledges, or fails once the worker's outage budget has passed: wait on it without a
+     * timeout of your own.
      */
     CompletableFuture<RecordMetadata> publish(String topic, String key, Object value);
 }

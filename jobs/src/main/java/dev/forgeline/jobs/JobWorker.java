@@ -28,6 +28,7 @@ import org.apache.kafka.clients.consumer.CooperativeStickyAssignor;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.KafkaException;
@@ -55,6 +56,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -101,10 +103,17 @@ public final class JobWorker implements AutoCloseable {
     private final Map<TopicPartition, Run> running = new ConcurrentHashMap<>();
     private final BlockingQueue<Run> finished = new LinkedBlockingQueue<>();
     private final Set<TopicPartition> assignment = ConcurrentHashMap.newKeySet();
+    /** Runs given up whose threads have not returned yet: their job must not start again meanwhile. */
+    private final Set<Run> leftBehind = ConcurrentHashMap.newKeySet();
     /** Offsets of records handled without a job (dead letters, duplicates); poll thread only. */
     private final Map<TopicPartition, OffsetAndMetadata> pendingCommits = new HashMap<>();
     private final AtomicInteger runnerCount = new AtomicInteger();
     private final ExecutorService runners;
+    /**
+     * Statuses and events leave through one thread, in order: while the broker is away the producer
+     * blocks in send() (waiting for metadata), and that must not stall a job's thread.
+     */
+    private final ExecutorService sender;
 
     private JobStore store;
     private KafkaConsumer<String, String> consumer;
@@ -133,6 +142,11 @@ public final class JobWorker implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
+        this.sender = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, config.clientId() + "-sender");
+            t.setDaemon(true);
+            return t;
+        });
     }
 
     /** Catches the job store up with forge.jobs, then joins the group; returns once subscribed. */
@@ -140,7 +154,7 @@ public final class JobWorker implements AutoCloseable {
         if (pollThread != null) throw new IllegalStateException("worker " + config.clientId() + " already started");
         store = sharedStore != null ? sharedStore : JobStore.start(config.bootstrapServers(), config.clientId());
         producer = new KafkaProducer<>(TracedProducer.producerConfig(config.bootstrapServers(), config.clientId(),
-                config.producerOverrides()));
+                producerOverrides()));
         traced = new TracedProducer(producer, otel);
         consumer = new KafkaConsumer<>(consumerConfig());
         pollThread = new Thread(this::pollLoop, config.clientId() + "-poll");
@@ -210,10 +224,31 @@ public final class JobWorker implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        if (crash) {
+            sender.shutdownNow();
+        } else {
+            sender.shutdown();
+            try {
+                sender.awaitTermination(5, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         producer.close(crash ? Duration.ZERO : Duration.ofSeconds(5));
         runners.shutdownNow();
         if (sharedStore == null) store.close();
         LOG.info("worker {} {}", config.clientId(), crash ? "crashed (simulated)" : "closed");
+    }
+
+    /** The producer retries every write until the broker returns, for as long as the outage budget allows. */
+    private Map<String, Object> producerOverrides() {
+        Map<String, Object> p = new HashMap<>();
+        int budget = (int) Math.min(Integer.MAX_VALUE, config.outageBudget().toMillis());
+        p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, budget);
+        p.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, Math.min(30_000, budget));
+        p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, budget);
+        p.putAll(config.producerOverrides());
+        return p;
     }
 
     private Map<String, Object> consumerConfig() {
@@ -221,6 +256,8 @@ public final class JobWorker implements AutoCloseable {
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers());
         p.put(ConsumerConfig.GROUP_ID_CONFIG, config.groupId());
         p.put(ConsumerConfig.CLIENT_ID_CONFIG, config.clientId());
+        // one member id per worker, also when a process runs workers for several topics
+        if (config.instanceId() != null) p.put(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, config.instanceId() + "-" + handler.requestTopic());
         p.put(ConsumerConfig.GROUP_PROTOCOL_CONFIG, "classic");
         // Cooperative: a replica joining the group moves only the partitions it takes, so the jobs
         // running on the other partitions are not stopped by every rebalance.
@@ -486,6 +523,11 @@ public final class JobWorker implements AutoCloseable {
             LOG.info("worker {}: job {} is already running here; duplicate request skipped", config.clientId(), jobId);
             return Decision.DONE;
         }
+        if (leftBehind.stream().anyMatch(r -> r.jobId.equals(jobId))) {
+            LOG.info("worker {}: job {} was given up here and has not stopped yet; it starts again once it has",
+                    config.clientId(), jobId);
+            return Decision.RETRY;
+        }
         TopicPartition tp = new TopicPartition(record.topic(), record.partition());
         Span span = tracer.spanBuilder(record.topic() + " process")
                 .setParent(parent)
@@ -613,17 +655,23 @@ public final class JobWorker implements AutoCloseable {
         return sendRaw(Topics.JOBS, status.jobId(), ContractsJson.write(status), context);
     }
 
-    /** Statuses and events: trace context in the headers, but no span of their own (there are many). */
+    /** Statuses and events, through {@link #sender}: trace context in the headers, but no span of their own (there are many). */
     private CompletableFuture<RecordMetadata> sendRaw(String topic, String key, String json, Context context) {
         ProducerRecord<String, String> record = new ProducerRecord<>(topic, key, json);
         TracedProducer.inject(otel, context, record.headers());
         CompletableFuture<RecordMetadata> result = new CompletableFuture<>();
         try {
-            producer.send(record, (metadata, error) -> {
-                if (error != null) result.completeExceptionally(error);
-                else result.complete(metadata);
+            sender.execute(() -> {
+                try {
+                    producer.send(record, (metadata, error) -> {
+                        if (error != null) result.completeExceptionally(error);
+                        else result.complete(metadata);
+                    });
+                } catch (RuntimeException e) {
+                    result.completeExceptionally(e);
+                }
             });
-        } catch (RuntimeException e) {
+        } catch (RejectedExecutionException e) {
             result.completeExceptionally(e);
         }
         return result;
@@ -670,6 +718,8 @@ public final class JobWorker implements AutoCloseable {
         volatile boolean terminalWritten;
         volatile Thread thread;
         long lastStatusWrite = System.nanoTime();
+        String lastMarker;
+        CompletableFuture<RecordMetadata> lastMarkerWrite;
 
         Run(TopicPartition tp, long offset, JobRequest request, JobStatus status, Context jobContext, Span span,
             String lastCheckpoint) {
@@ -715,6 +765,7 @@ public final class JobWorker implements AutoCloseable {
             endSpan(span, outcome, outcome == JobState.FAILED ? error : null);
             thread = null;
             done.countDown();
+            leftBehind.remove(this); // after done: abandon() adds only runs not done yet
             finished.add(this);
         }
 
@@ -748,6 +799,8 @@ public final class JobWorker implements AutoCloseable {
             synchronized (this) {
                 abandoned = true;
             }
+            if (done.getCount() > 0) leftBehind.add(this);
+            if (done.getCount() == 0) leftBehind.remove(this); // it returned meanwhile
             Thread t = thread;
             if (t != null) t.interrupt();
         }
@@ -766,19 +819,23 @@ public final class JobWorker implements AutoCloseable {
         public void checkpoint(String marker) {
             synchronized (this) {
                 if (abandoned) return;
+                throwIfMarkerLost();
                 JobStatus s = status.withCheckpoint(marker, Instant.now());
-                try {
-                    writeStatus(s, currentContext()).get(WRITE_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new IllegalStateException("interrupted while recording checkpoint " + marker, e);
-                } catch (Exception e) {
-                    throw new IllegalStateException("cannot record checkpoint " + marker + ": " + e, e);
-                }
+                // Not awaited: while the broker is away the producer retries and training goes on.
+                lastMarker = marker;
+                lastMarkerWrite = writeStatus(s, currentContext());
                 status = s;
                 lastStatusWrite = System.nanoTime();
             }
             event(JobEvent.CHECKPOINT, Map.of("marker", marker));
+        }
+
+        /** The previous marker could not be written within the outage budget: the broker is gone for good. */
+        private void throwIfMarkerLost() {
+            if (lastMarkerWrite == null || !lastMarkerWrite.isCompletedExceptionally()) return;
+            Throwable cause = lastMarkerWrite.handle((ok, e) -> e).join();
+            throw new IllegalStateException("cannot record checkpoint " + lastMarker + " within the outage budget of "
+                    + config.outageBudget() + ": " + cause, cause);
         }
 
         @Override

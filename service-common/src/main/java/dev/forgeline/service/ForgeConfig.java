@@ -50,6 +50,20 @@ public interface ForgeConfig {
          */
         @WithDefault("30s")
         Duration sessionTimeout();
+
+        /**
+         * Static group membership: a replica restarted with the same id (local mode's supervisor, a
+         * StatefulSet pod) gets its partitions back and resumes its job at once, without a
+         * rebalance. Unset: dynamic membership.
+         */
+        Optional<String> instanceId();
+
+        /**
+         * How long a broker may be away while a job runs: its writes are retried meanwhile and the
+         * job keeps going; after this its next checkpoint or registration fails the job.
+         */
+        @WithDefault("5m")
+        Duration outageBudget();
     }
 
     interface Health {

@@ -39,6 +39,8 @@ public class JobWorkers implements HealthCheck {
         JobWorkerConfig c = JobWorkerConfig.of(bootstrapServers, forge.worker().groupId())
                 .withTimeouts(Duration.ofMillis(500), session, heartbeat)
                 .withMaxConcurrentJobs(forge.worker().maxConcurrentJobs())
+                .withInstanceId(forge.worker().instanceId().orElse(null))
+                .withOutageBudget(forge.worker().outageBudget())
                 .withOpenTelemetry(openTelemetry);
         this.config = forge.worker().clientId().map(c::withClientId).orElse(c);
     }

@@ -33,7 +33,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Handles {@code train} jobs from {@link Topics#TRAINING_REQUESTS}: resolves the base model and the
@@ -106,7 +105,7 @@ public class TrainingHandler implements JobHandler<TrainingRequest> {
 
         ModelCard card = card(ctx.jobId(), modelId, request, base, outcome, output);
         writeCard(output, card, outcome.card());
-        ctx.publish(Topics.MODELS, modelId, card).get(30, TimeUnit.SECONDS);
+        ctx.publish(Topics.MODELS, modelId, card).get();
         if (result.finalHeldOutLoss() != null) {
             summary = summary.withMetric("held_out_loss", result.finalHeldOutLoss());
         }
@@ -116,7 +115,7 @@ public class TrainingHandler implements JobHandler<TrainingRequest> {
         }
         if (request.then().contains("eval")) {
             EvalRequest next = nextEval(ctx.jobId(), request, modelId);
-            ctx.publish(Topics.EVAL_REQUESTS, next.jobId(), next).get(30, TimeUnit.SECONDS);
+            ctx.publish(Topics.EVAL_REQUESTS, next.jobId(), next).get();
             summary = summary.withOutput("eval_job_id", next.jobId());
         }
         return summary;
