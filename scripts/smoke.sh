@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Scripted checks of the built jars, run by `./forge test` after the Maven tests:
-#  1. `./forge up` brings every service to ready within 60 s, and SIGINT leaves no process behind;
+#  1. `./forge up` brings every service to ready within 60 s; the trainer SIGKILLed mid-job is back
+#     within 10 s and its job resumes and succeeds while the broker and the gateway go on; SIGINT
+#     leaves no process behind;
 #  2. each service started with `java -jar` is ready (HTTP 200, UP) while its broker runs and not
 #     ready (HTTP 503, DOWN) within 15 s of the broker being killed.
 # Ports are far from the defaults, so a developer's running `./forge up` is left alone.
@@ -82,6 +84,8 @@ check_forge_up() {
   [ $ok = 1 ] && pass "./forge up: the 4 services answer /q/health/ready UP (${took}s, limit 60s)"
   [ $took -le 60 ] || fail "./forge up took ${took}s to get ready, more than 60s"
 
+  check_trainer_restart "$home" "$tr" "127.0.0.1:$kafka"
+
   # its java processes, children of the forge script
   local children
   children=$(pgrep -P "$forge" | tr '\n' ' ')
@@ -100,6 +104,61 @@ check_forge_up() {
   else
     pass "./forge up: SIGINT stopped it and its 5 java processes in $((SECONDS - stop_deadline + 60))s"
   fi
+}
+
+# check_trainer_restart FORGE_HOME TRAINER_PORT BOOTSTRAP: under ./forge up, SIGKILL the trainer once
+# its job has recorded a checkpoint; the supervisor starts it again and the job resumes (attempt 2)
+check_trainer_restart() {
+  local home=$1 port=$2 bootstrap=$3
+  local models=${FORGE_SHARED_DIR:-$ROOT/../shared}/models
+  if [ ! -d "$models/stories260k" ]; then
+    fail "forge up restart: no stories260k under $models (set FORGE_SHARED_DIR)"; return
+  fi
+  local topics=(java -cp "$ROOT/kafka-embedded/target/kafka-embedded-0.1.0-SNAPSHOT.jar:$ROOT/kafka-embedded/target/lib/*"
+    -Dorg.slf4j.simpleLogger.defaultLogLevel=warn dev.forgeline.kafka.TopicRecords)
+  local data=$WORK/restart-data job=restart-smoke-$$ c
+  mkdir -p "$data"
+  for c in red:apple yellow:banana green:lime purple:grape pink:peach blue:berry; do
+    printf '{"messages":[{"role":"user","content":"Fruit for %s?"},{"role":"assistant","content":"%s"}]}\n' "${c%:*}" "${c#*:}"
+  done >"$data/train.jsonl"
+  printf '{"job_id":"%s","base_model":"stories260k","dataset":"file://%s","lora":{"r":4},"max_steps":400,"save_interval":5,"micro_batch_size":2,"max_seq_length":48,"seed":3}\n' \
+    "$job" "$data" >"$WORK/restart-job.json"
+
+  local status=$home/status trainer broker gateway
+  read_pid() { awk -v n="$1" '$1 == n {print $2}' "$status"; }
+  trainer=$(read_pid trainer-service) broker=$(read_pid kafka) gateway=$(read_pid gateway)
+  "${topics[@]}" send "$bootstrap" forge.training.requests "$job" "$WORK/restart-job.json" \
+    || { fail "forge up restart: cannot publish the training request"; return; }
+  if ! "${topics[@]}" await "$bootstrap" forge.jobs "$job" checkpoint '.+' 120 >"$WORK/restart-before.json"; then
+    fail "forge up restart: the job recorded no checkpoint within 120 s"; tail -n 20 "$home/logs/trainer-service.log" | sed 's/^/  | /'; return
+  fi
+  kill -KILL "$trainer"
+  local killed=$SECONDS back=""
+  while [ $((SECONDS - killed)) -le 30 ]; do
+    if [ "$(read_pid trainer-service)" != "$trainer" ] && [ "$(ready_status "$port")" = "200 UP" ]; then back=$((SECONDS - killed)); break; fi
+    sleep 0.5
+  done
+  if [ -z "$back" ]; then
+    fail "forge up restart: the trainer was not back within 30 s of SIGKILL"; tail -n 20 "$home/logs/trainer-service.log" | sed 's/^/  | /'; return
+  fi
+  [ "$back" -le 10 ] && pass "forge up restart: the SIGKILLed trainer was back (ready) in ${back}s (limit 10s)" \
+    || fail "forge up restart: the SIGKILLed trainer took ${back}s to be back, more than 10s"
+  local final
+  if ! final=$("${topics[@]}" await "$bootstrap" forge.jobs "$job" state 'SUCCEEDED|FAILED|CANCELLED' 300); then
+    fail "forge up restart: job $job did not end within 300 s of the restart"; return
+  fi
+  if printf '%s' "$final" | grep -q '"state":"SUCCEEDED"' && printf '%s' "$final" | grep -q '"attempt":2'; then
+    pass "forge up restart: job $job resumed (attempt 2) and SUCCEEDED"
+  else
+    fail "forge up restart: job $job ended $(printf '%s' "$final" | cut -c1-300)"
+  fi
+  if [ "$(read_pid kafka)" = "$broker" ] && [ "$(read_pid gateway)" = "$gateway" ] && alive "$broker" && alive "$gateway"; then
+    pass "forge up restart: the broker and the gateway ran throughout (same pids)"
+  else
+    fail "forge up restart: the broker or the gateway was restarted too: $(cat "$status")"
+  fi
+  grep -q 'trainer-service exited (status 137).*restart 1' "$WORK/forge-up.log" \
+    || fail "forge up restart: the restart is not in ./forge up's output"
 }
 
 # ---- 2. java -jar, health with the broker up and down ---------------------------------------
