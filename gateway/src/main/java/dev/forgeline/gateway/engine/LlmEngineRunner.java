@@ -8,6 +8,7 @@ import dev.forgeline.engine.config.GenerationConfig;
 import dev.forgeline.engine.generate.BatchDecoder;
 import dev.forgeline.engine.generate.SamplingParams;
 import dev.forgeline.engine.generate.Sequence;
+import dev.forgeline.engine.generate.TokenLogprobs;
 import dev.forgeline.engine.model.CausalLm;
 import dev.forgeline.engine.model.NoGradient;
 import dev.forgeline.engine.model.Step;
@@ -119,6 +120,7 @@ public final class LlmEngineRunner implements ModelRunner {
         if (p.frequencyPenalty() != null) b.frequencyPenalty(p.frequencyPenalty());
         b.stopStrings(p.stop() == null ? List.of() : p.stop());
         if (p.maxTokens() != null) b.maxTokens(p.maxTokens());
+        b.logprobs(p.logprobs());
         return b.build();
     }
 
@@ -138,7 +140,7 @@ public final class LlmEngineRunner implements ModelRunner {
         @Override
         public Slot add(int[] prompt, Params params, Sink sink) {
             Sequence seq = decoder.add(prompt, samplingParams(params), LlmEngineRunner.this::decode,
-                    (id, delta) -> sink.onToken(id, delta == null ? "" : delta));
+                    (id, delta, lp) -> sink.onToken(id, delta == null ? "" : delta, lp == null ? null : convert(lp)));
             EngineSlot slot = new EngineSlot(seq, sink);
             if (seq.isFinished()) {
                 slot.finish();
@@ -205,36 +207,25 @@ public final class LlmEngineRunner implements ModelRunner {
         if (input.length == 0) {
             return out;
         }
-        int k = Math.max(top, 0);
         try (NoGradient ignored = NoGradient.enter(); NDManager m = model.manager().newSubManager()) {
             NDArray ids = model.tokens(m, List.of(input), input.length, 0);
             Step step = Step.uncached(m, model, 1, input.length);
-            NDArray lp = model.forward(ids, step).toType(DataType.FLOAT32, false).squeeze(0).logSoftmax(1); // (T, vocab)
-            float[] flat = lp.toFloatArray();
+            float[] flat = model.forward(ids, step).toType(DataType.FLOAT32, false).toFloatArray(); // (T * vocab)
             int vocab = model.config().vocabSize();
             for (int t = context.length - 1; t < input.length; t++) { // the positions that predict `tokens`
-                int target = all[t + 1];
-                int base = t * vocab;
-                int[] bestIds = new int[Math.min(k, vocab)];
-                double[] bestLp = new double[bestIds.length];
-                java.util.Arrays.fill(bestLp, Double.NEGATIVE_INFINITY);
-                for (int v = 0; v < vocab && bestIds.length > 0; v++) {
-                    double x = flat[base + v];
-                    if (x > bestLp[bestIds.length - 1]) {
-                        int i = bestIds.length - 1;
-                        while (i > 0 && x > bestLp[i - 1]) {
-                            bestLp[i] = bestLp[i - 1];
-                            bestIds[i] = bestIds[i - 1];
-                            i--;
-                        }
-                        bestLp[i] = x;
-                        bestIds[i] = v;
-                    }
-                }
-                out.add(new TokenLogprob(target, flat[base + target], bestIds, bestLp));
+                float[] logits = java.util.Arrays.copyOfRange(flat, t * vocab, (t + 1) * vocab);
+                out.add(convert(TokenLogprobs.of(logits, all[t + 1], top)));
             }
         }
         return out;
+    }
+
+    private static TokenLogprob convert(TokenLogprobs lp) {
+        double[] top = new double[lp.topLogprobs().length];
+        for (int i = 0; i < top.length; i++) {
+            top[i] = lp.topLogprobs()[i];
+        }
+        return new TokenLogprob(lp.token(), lp.logprob(), lp.topIds(), top);
     }
 
     @Override

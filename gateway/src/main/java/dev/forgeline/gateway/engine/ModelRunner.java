@@ -35,7 +35,8 @@ public interface ModelRunner extends AutoCloseable {
     /**
      * Log probabilities of {@code tokens} following {@code context} (one entry per token), with
      * the {@code top} most likely alternatives at each position: the raw model distribution, as
-     * vLLM reports it. {@code context} needs at least one token.
+     * vLLM reports it. {@code context} needs at least one token. For prompt tokens (echo); a
+     * generated token's logprobs come from the step that sampled it ({@link Sink#onToken}).
      */
     List<TokenLogprob> score(int[] context, int[] tokens, int top);
 
@@ -53,15 +54,16 @@ public interface ModelRunner extends AutoCloseable {
 
     /**
      * Sampling settings of one sequence; null fields fall back to the model's
-     * generation_config.json, then to OpenAI's defaults.
+     * generation_config.json, then to OpenAI's defaults. {@code logprobs}: null for none, else each
+     * token's logprob with that many alternatives, from the step that sampled it.
      */
     record Params(Double temperature, Double topP, Long seed, Double presencePenalty, Double frequencyPenalty,
-            List<String> stop, Integer maxTokens) {}
+            List<String> stop, Integer maxTokens, Integer logprobs) {}
 
     /** Receives a sequence's tokens on the scheduler thread. */
     interface Sink {
-        /** One sampled token and the text it made final (possibly empty). */
-        void onToken(int token, String textDelta);
+        /** One sampled token, the text it made final (possibly empty), its logprobs when asked for (else null). */
+        void onToken(int token, String textDelta, TokenLogprob logprob);
 
         /** The sequence ended: "stop" or "length"; {@code tokens} includes a stop token. */
         void onFinish(String finishReason, int[] tokens, String text);

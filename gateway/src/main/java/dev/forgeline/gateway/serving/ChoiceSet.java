@@ -3,6 +3,7 @@ package dev.forgeline.gateway.serving;
 import dev.forgeline.gateway.engine.BatchScheduler;
 import dev.forgeline.gateway.engine.ModelRunner.Params;
 import dev.forgeline.gateway.engine.ModelRunner.Sink;
+import dev.forgeline.gateway.engine.ModelRunner.TokenLogprob;
 import dev.forgeline.gateway.protocol.ApiError;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.trace.Span;
@@ -21,11 +22,12 @@ import java.util.function.Function;
  */
 final class ChoiceSet {
 
-    /** One ended choice. */
-    record Result(int index, int[] prompt, int[] tokens, String text, String finishReason) {}
+    /** One ended choice; {@code logprobs} per token when the request asked for them, else null. */
+    record Result(int index, int[] prompt, int[] tokens, String text, String finishReason,
+            List<TokenLogprob> logprobs) {}
 
     interface Listener {
-        default void onDelta(int index, int token, String textDelta) {}
+        default void onDelta(int index, int token, String textDelta, TokenLogprob logprob) {}
 
         default void onFinish(Result result) {}
 
@@ -83,7 +85,8 @@ final class ChoiceSet {
                 int index = i;
                 int[] prompt = prompts.get(i);
                 try {
-                    set.tickets.add(scheduler.submit(prompt, params.get(i), set.sink(index, prompt)));
+                    Params p = params.get(i);
+                    set.tickets.add(scheduler.submit(prompt, p, set.sink(index, prompt, p.logprobs() != null)));
                 } catch (BatchScheduler.QueueFull e) {
                     set.cancel();
                     set.end("rejected");
@@ -97,8 +100,8 @@ final class ChoiceSet {
 
     /**
      * Submits the choices (as {@link #submit}) for a response that is not streamed: the future
-     * completes with {@code response} of all results, built on a worker thread (scoring for
-     * logprobs runs a forward pass: not on the scheduler thread), or exceptionally with the
+     * completes with {@code response} of all results, built on a worker thread (echoed prompt
+     * logprobs run a forward pass: not on the scheduler thread), or exceptionally with the
      * request's error.
      */
     static <T> CompletableFuture<T> collect(String model, BatchScheduler scheduler, List<int[]> prompts,
@@ -126,10 +129,11 @@ final class ChoiceSet {
         return result;
     }
 
-    private Sink sink(int index, int[] prompt) {
+    private Sink sink(int index, int[] prompt, boolean logprobs) {
+        List<TokenLogprob> collected = logprobs ? new ArrayList<>() : null;
         return new Sink() {
             @Override
-            public void onToken(int token, String textDelta) {
+            public void onToken(int token, String textDelta, TokenLogprob logprob) {
                 synchronized (ChoiceSet.this) {
                     if (ended.get()) {
                         return;
@@ -138,7 +142,10 @@ final class ChoiceSet {
                         firstToken = true;
                         metrics.firstToken(model, System.nanoTime() - start);
                     }
-                    listener.onDelta(index, token, textDelta);
+                    if (collected != null && logprob != null) {
+                        collected.add(logprob);
+                    }
+                    listener.onDelta(index, token, textDelta, logprob);
                 }
             }
 
@@ -148,7 +155,7 @@ final class ChoiceSet {
                     if (ended.get()) {
                         return;
                     }
-                    Result r = new Result(index, prompt, tokens, text, finishReason);
+                    Result r = new Result(index, prompt, tokens, text, finishReason, collected);
                     results[index] = r;
                     generated += tokens.length;
                     listener.onFinish(r);

@@ -23,7 +23,9 @@ import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 
 /** {@code /v1/chat/completions} on an in-process model: protocol objects in, engine calls, protocol objects out. */
@@ -57,7 +59,8 @@ public class ServingChat {
         List<Params> params = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             params.add(new Params(req.temperature(), req.top_p(), LocalModels.seed(req.seed(), i),
-                    req.presence_penalty(), req.frequency_penalty(), req.stopList(), budget));
+                    req.presence_penalty(), req.frequency_penalty(), req.stopList(), budget,
+                    req.wantsLogprobs() ? (req.top_logprobs() == null ? 0 : req.top_logprobs()) : null));
         }
         String id = LocalModels.newId("chatcmpl-");
         long created = LocalModels.now();
@@ -68,7 +71,7 @@ public class ServingChat {
                 roles.add(new ChatChunkChoice(i, new Delta("assistant", ""), null, null));
             }
             ChoiceSet set = ChoiceSet.submit(req.model(), scheduler, prompts, params, prompt.length,
-                    new StreamListener(req, id, created, prompt.length, stream), metrics, span,
+                    new StreamListener(req, runner, id, created, prompt.length, stream), metrics, span,
                     () -> stream.send(new ChatCompletionChunk(id, created, req.model(), roles, null)));
             stream.onClose(set::cancel);
             return CompletableFuture.completedFuture(null);
@@ -83,16 +86,16 @@ public class ServingChat {
         int completion = 0;
         for (ChoiceSet.Result r : results) {
             completion += r.tokens().length;
-            ChatLogprobs logprobs = req.wantsLogprobs() ? logprobs(runner, r, req.top_logprobs()) : null;
+            ChatLogprobs logprobs = req.wantsLogprobs() ? logprobs(runner, r.logprobs()) : null;
             choices.add(new ChatChoice(r.index(), ChatMessage.assistant(r.text()), logprobs, r.finishReason()));
         }
         return new ChatCompletion(id, created, req.model(), choices, Usage.of(promptTokens, completion));
     }
 
-    static ChatLogprobs logprobs(ModelRunner runner, ChoiceSet.Result r, Integer top) {
-        int k = top == null ? 0 : top;
+    /** OpenAI's chat logprobs of tokens as their sampling steps reported them. */
+    static ChatLogprobs logprobs(ModelRunner runner, List<TokenLogprob> tokens) {
         List<ChatLogprobToken> content = new ArrayList<>();
-        for (TokenLogprob lp : LocalModels.score(runner, r.prompt(), r.tokens(), k)) {
+        for (TokenLogprob lp : tokens) {
             List<TopLogprob> alternatives = new ArrayList<>();
             for (int j = 0; j < lp.topIds().length; j++) {
                 String t = runner.tokenText(lp.topIds()[j]);
@@ -104,16 +107,26 @@ public class ServingChat {
         return new ChatLogprobs(content);
     }
 
-    /** Chunks as tokens arrive: content deltas, a finish chunk per choice, the usage chunk, [DONE]. */
+    /**
+     * Chunks as tokens arrive: content deltas, a finish chunk per choice, the usage chunk, [DONE].
+     * A chunk's logprobs are those of the tokens whose text it carries; a token whose text is held
+     * back (part of a character or of a stop string) or has none (the stop token) reports in the
+     * next chunk of its choice, the finish chunk at the latest, so the chunks together hold every
+     * token's logprobs, as the response that is not streamed does.
+     */
     private static final class StreamListener implements ChoiceSet.Listener {
         private final ChatCompletionRequest req;
+        private final ModelRunner runner;
+        private final Map<Integer, List<TokenLogprob>> pending = new HashMap<>();
         private final String id;
         private final long created;
         private final int promptTokens;
         private final EventStream stream;
 
-        StreamListener(ChatCompletionRequest req, String id, long created, int promptTokens, EventStream stream) {
+        StreamListener(ChatCompletionRequest req, ModelRunner runner, String id, long created, int promptTokens,
+                EventStream stream) {
             this.req = req;
+            this.runner = runner;
             this.id = id;
             this.created = created;
             this.promptTokens = promptTokens;
@@ -125,15 +138,23 @@ public class ServingChat {
         }
 
         @Override
-        public void onDelta(int index, int token, String textDelta) {
+        public void onDelta(int index, int token, String textDelta, TokenLogprob logprob) {
+            if (logprob != null) {
+                pending.computeIfAbsent(index, i -> new ArrayList<>()).add(logprob);
+            }
             if (!textDelta.isEmpty()) {
-                chunk(new ChatChunkChoice(index, new Delta(null, textDelta), null, null));
+                chunk(new ChatChunkChoice(index, new Delta(null, textDelta), takePending(index), null));
             }
         }
 
         @Override
         public void onFinish(ChoiceSet.Result r) {
-            chunk(new ChatChunkChoice(r.index(), new Delta(null, null), null, r.finishReason()));
+            chunk(new ChatChunkChoice(r.index(), new Delta(null, null), takePending(r.index()), r.finishReason()));
+        }
+
+        private ChatLogprobs takePending(int index) {
+            List<TokenLogprob> tokens = pending.remove(index);
+            return tokens == null ? null : logprobs(runner, tokens);
         }
 
         @Override

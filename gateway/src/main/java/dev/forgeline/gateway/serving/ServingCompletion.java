@@ -15,6 +15,7 @@ import io.opentelemetry.api.trace.Tracer;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -62,7 +63,7 @@ public class ServingCompletion {
             for (int i = 0; i < n; i++) {
                 prompts.add(ids);
                 params.add(new Params(req.temperature(), req.top_p(), LocalModels.seed(req.seed(), i),
-                        req.presence_penalty(), req.frequency_penalty(), req.stopList(), maxTokens));
+                        req.presence_penalty(), req.frequency_penalty(), req.stopList(), maxTokens, req.logprobs()));
             }
         }
         String id = LocalModels.newId("cmpl-");
@@ -71,7 +72,8 @@ public class ServingCompletion {
         if (maxTokens == 0) { // nothing to generate: only the echo, if asked
             List<ChoiceSet.Result> results = new ArrayList<>();
             for (int i = 0; i < prompts.size(); i++) {
-                results.add(new ChoiceSet.Result(i, prompts.get(i), new int[0], "", "length"));
+                results.add(new ChoiceSet.Result(i, prompts.get(i), new int[0], "", "length",
+                        req.logprobs() == null ? null : List.of()));
             }
             Completion c = response(req, runner, id, created, totalPrompt, results);
             if (stream != null) {
@@ -88,16 +90,35 @@ public class ServingCompletion {
         if (stream != null) {
             ChoiceSet set = ChoiceSet.submit(req.model(), scheduler, prompts, params, totalPrompt,
                     new ChoiceSet.Listener() {
+                        // as in chat: a chunk carries the logprobs of the tokens whose text it holds
+                        private final Map<Integer, List<TokenLogprob>> pending = new HashMap<>();
+                        private final Map<Integer, Integer> offsets = new HashMap<>();
+
                         @Override
-                        public void onDelta(int index, int token, String textDelta) {
+                        public void onDelta(int index, int token, String textDelta, TokenLogprob logprob) {
+                            if (logprob != null) {
+                                pending.computeIfAbsent(index, i -> new ArrayList<>()).add(logprob);
+                            }
                             if (!textDelta.isEmpty()) {
-                                stream.send(chunk(req, id, created, index, textDelta, null));
+                                stream.send(chunk(req, id, created, index, textDelta, takePending(index), null));
                             }
                         }
 
                         @Override
                         public void onFinish(ChoiceSet.Result r) {
-                            stream.send(chunk(req, id, created, r.index(), "", r.finishReason()));
+                            stream.send(chunk(req, id, created, r.index(), "", takePending(r.index()), r.finishReason()));
+                        }
+
+                        private CompletionLogprobs takePending(int index) {
+                            List<TokenLogprob> tokens = pending.remove(index);
+                            if (tokens == null) {
+                                return null;
+                            }
+                            int offset = offsets.computeIfAbsent(index,
+                                    i -> req.isEcho() ? textLength(runner, prompts.get(i)) : 0);
+                            CompletionLogprobs block = logprobs(runner, tokens, offset);
+                            offsets.put(index, offset + block.tokens().stream().mapToInt(String::length).sum());
+                            return block;
                         }
 
                         @Override
@@ -117,7 +138,7 @@ public class ServingCompletion {
                     }, metrics, span, () -> {
                         if (req.isEcho()) {
                             for (int i = 0; i < prompts.size(); i++) {
-                                stream.send(chunk(req, id, created, i, runner.decode(prompts.get(i)), null));
+                                stream.send(chunk(req, id, created, i, runner.decode(prompts.get(i)), null, null));
                             }
                         }
                     });
@@ -129,9 +150,9 @@ public class ServingCompletion {
     }
 
     private static Completion chunk(CompletionRequest req, String id, long created, int index, String text,
-            String finishReason) {
-        return new Completion(id, created, req.model(), List.of(new CompletionChoice(index, text, null, finishReason)),
-                null);
+            CompletionLogprobs logprobs, String finishReason) {
+        return new Completion(id, created, req.model(),
+                List.of(new CompletionChoice(index, text, logprobs, finishReason)), null);
     }
 
     private static Completion response(CompletionRequest req, ModelRunner runner, String id, long created,
@@ -147,37 +168,35 @@ public class ServingCompletion {
         return new Completion(id, created, req.model(), choices, Usage.of(promptTokens, completion));
     }
 
+    /**
+     * The choice's logprobs: the generated tokens' from their sampling steps; with echo, the
+     * prompt's in front, scored from its first token (which has none).
+     */
     private static CompletionLogprobs logprobs(ModelRunner runner, ChoiceSet.Result r, int top, boolean echo) {
-        List<String> tokens = new ArrayList<>();
+        List<TokenLogprob> scored = new ArrayList<>();
+        if (echo) {
+            int[] prompt = r.prompt();
+            int[] first = {prompt[0]};
+            int[] rest = java.util.Arrays.copyOfRange(prompt, 1, prompt.length);
+            scored.add(new TokenLogprob(prompt[0], Double.NaN, null, null)); // NaN: no logprob
+            scored.addAll(LocalModels.score(runner, first, rest, top));
+        }
+        scored.addAll(r.logprobs());
+        return logprobs(runner, scored, 0);
+    }
+
+    /** The legacy block for {@code tokens}, the first at text offset {@code offset}. */
+    private static CompletionLogprobs logprobs(ModelRunner runner, List<TokenLogprob> tokens, int offset) {
+        List<String> texts = new ArrayList<>();
         List<Double> tokenLogprobs = new ArrayList<>();
         List<Map<String, Double>> tops = new ArrayList<>();
         List<Integer> offsets = new ArrayList<>();
-        List<TokenLogprob> scored;
-        int[] shown;
-        if (echo) {
-            // score the whole prompt + completion from its first token; that token has no logprob
-            int[] first = {r.prompt()[0]};
-            int[] rest = new int[r.prompt().length - 1 + r.tokens().length];
-            System.arraycopy(r.prompt(), 1, rest, 0, r.prompt().length - 1);
-            System.arraycopy(r.tokens(), 0, rest, r.prompt().length - 1, r.tokens().length);
-            scored = new ArrayList<>();
-            scored.add(null);
-            scored.addAll(LocalModels.score(runner, first, rest, top));
-            shown = new int[1 + rest.length];
-            shown[0] = first[0];
-            System.arraycopy(rest, 0, shown, 1, rest.length);
-        } else {
-            scored = LocalModels.score(runner, r.prompt(), r.tokens(), top);
-            shown = r.tokens();
-        }
-        int offset = 0;
-        for (int i = 0; i < shown.length; i++) {
-            String t = runner.tokenText(shown[i]);
-            tokens.add(t);
+        for (TokenLogprob lp : tokens) {
+            String t = runner.tokenText(lp.token());
+            texts.add(t);
             offsets.add(offset);
             offset += t.length();
-            TokenLogprob lp = scored.get(i);
-            if (lp == null) {
+            if (Double.isNaN(lp.logprob())) {
                 tokenLogprobs.add(null);
                 tops.add(null);
                 continue;
@@ -189,6 +208,14 @@ public class ServingCompletion {
             }
             tops.add(alternatives);
         }
-        return new CompletionLogprobs(tokens, tokenLogprobs, tops, offsets);
+        return new CompletionLogprobs(texts, tokenLogprobs, tops, offsets);
+    }
+
+    private static int textLength(ModelRunner runner, int[] ids) {
+        int n = 0;
+        for (int id : ids) {
+            n += runner.tokenText(id).length();
+        }
+        return n;
     }
 }

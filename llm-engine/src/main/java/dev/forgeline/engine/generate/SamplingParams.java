@@ -13,6 +13,7 @@ import java.util.Set;
  * lowest id on ties). A fixed {@code seed} gives the same tokens on every run.
  *
  * @param maxTokens generated-token limit; null runs to the end of the context window
+ * @param logprobs  null: none; k >= 0: each token's {@link TokenLogprobs} with the k best alternatives
  */
 public record SamplingParams(
         double temperature,
@@ -24,7 +25,8 @@ public record SamplingParams(
         double frequencyPenalty,
         List<String> stopStrings,
         Set<Integer> stopTokenIds,
-        Integer maxTokens) {
+        Integer maxTokens,
+        Integer logprobs) {
 
     public SamplingParams {
         if (temperature < 0) throw new IllegalArgumentException("temperature must be >= 0, was " + temperature);
@@ -32,6 +34,7 @@ public record SamplingParams(
         if (topK < 0) throw new IllegalArgumentException("top_k must be >= 0, was " + topK);
         if (repetitionPenalty <= 0) throw new IllegalArgumentException("repetition_penalty must be > 0");
         if (maxTokens != null && maxTokens < 1) throw new IllegalArgumentException("max_tokens must be >= 1");
+        if (logprobs != null && logprobs < 0) throw new IllegalArgumentException("logprobs must be >= 0");
         stopStrings = stopStrings == null ? List.of() : stopStrings.stream().filter(s -> !s.isEmpty()).toList();
         stopTokenIds = stopTokenIds == null ? Set.of() : Set.copyOf(stopTokenIds);
     }
@@ -68,7 +71,7 @@ public record SamplingParams(
         return new Builder().temperature(temperature).topP(topP).topK(topK).seed(seed)
                 .repetitionPenalty(repetitionPenalty).presencePenalty(presencePenalty)
                 .frequencyPenalty(frequencyPenalty).stopStrings(stopStrings).stopTokenIds(stopTokenIds)
-                .maxTokens(maxTokens);
+                .maxTokens(maxTokens).logprobs(logprobs);
     }
 
     public static final class Builder {
@@ -82,6 +85,7 @@ public record SamplingParams(
         private List<String> stopStrings = List.of();
         private Set<Integer> stopTokenIds = Set.of();
         private Integer maxTokens;
+        private Integer logprobs;
 
         public Builder temperature(double v) { temperature = v; return this; }
         public Builder topP(double v) { topP = v; return this; }
@@ -93,10 +97,11 @@ public record SamplingParams(
         public Builder stopStrings(List<String> v) { stopStrings = v; return this; }
         public Builder stopTokenIds(Set<Integer> v) { stopTokenIds = v; return this; }
         public Builder maxTokens(Integer v) { maxTokens = v; return this; }
+        public Builder logprobs(Integer v) { logprobs = v; return this; }
 
         public SamplingParams build() {
             return new SamplingParams(temperature, topP, topK, seed, repetitionPenalty, presencePenalty,
-                    frequencyPenalty, stopStrings, stopTokenIds, maxTokens);
+                    frequencyPenalty, stopStrings, stopTokenIds, maxTokens, logprobs);
         }
     }
 }

@@ -34,7 +34,9 @@ public final class Sequence {
      * the sequence ends here. {@code roomLeft} is false when the context window is full.
      */
     int advance(float[] logits, boolean roomLeft) {
+        float[] raw = params.logprobs() == null ? null : logits.clone(); // the sampler changes logits in place
         int token = sampler.sample(logits);
+        TokenLogprobs logprobs = raw == null ? null : TokenLogprobs.of(raw, token, params.logprobs());
         sampler.accept(token);
         if (count == generated.length) {
             generated = Arrays.copyOf(generated, count * 2);
@@ -54,7 +56,7 @@ public final class Sequence {
             delta = delta + text.flush();
         }
         if (listener != null) {
-            listener.onToken(token, delta);
+            listener.onToken(token, delta, logprobs);
         }
         return token;
     }

@@ -144,7 +144,7 @@ class BatchDecoderTest {
         // Greedy output is ", there was a little girl named Lily. She loved ..."
         List<String> streamed = new ArrayList<>();
         Generation stopped = generator.generate(prompt, SamplingParams.builder().stopStrings(List.of("Lily."))
-                .maxTokens(100).build(), decoder, (id, delta) -> streamed.add(delta));
+                .maxTokens(100).build(), decoder, (id, delta, lp) -> streamed.add(delta));
         assertEquals(FinishReason.STOP, stopped.finishReason());
         assertEquals(", there was a little girl named ", stopped.text());
         assertEquals(stopped.text(), String.join("", streamed));

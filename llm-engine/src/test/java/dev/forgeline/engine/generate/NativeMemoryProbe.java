@@ -41,7 +41,7 @@ public final class NativeMemoryProbe {
             new Generator(model).generate(new int[] {1, 5, 9}, params.toBuilder().maxTokens(300).build()); // warm-up
             long[] warm = new long[1];
             int[] count = new int[1];
-            Generation g = new Generator(model).generate(new int[] {1, 5, 9}, params, null, (id, text) -> {
+            Generation g = new Generator(model).generate(new int[] {1, 5, 9}, params, null, (id, text, logprobs) -> {
                 if (++count[0] == 101) { // first token comes from the prefill; then 100 decode steps of warm-up
                     warm[0] = residentKb();
                 }
