@@ -123,12 +123,7 @@ class OpenAiSdkTest {
         assertEquals("stop", stopped.choices().get(0).finishReason().asString());
     }
 
-    /**
-     * Streamed chunks carry the same per-token logprobs as the response that is not streamed. Within
-     * 1e-5, not bit for bit: a fresh model prefills through the tensor path until a batched step has
-     * packed the kernel's weights (issue 17's one-path point is still open), so the two requests'
-     * first token may come from different float32 sums.
-     */
+    /** Streamed chunks carry the same per-token logprobs as the response that is not streamed, bit for bit. */
     @Test
     void streamedLogprobsEqualTheResponseLogprobs() {
         ChatCompletionCreateParams params = chat(40).temperature(0.0).logprobs(true).topLogprobs(5).build();
@@ -149,11 +144,11 @@ class OpenAiSdkTest {
         for (int i = 0; i < expected.size(); i++) {
             ChatCompletionTokenLogprob e = expected.get(i), g = streamed.get(i);
             assertEquals(e.token(), g.token(), "token " + i);
-            assertEquals(e.logprob(), g.logprob(), 1e-5, "logprob of token " + i);
+            assertEquals(e.logprob(), g.logprob(), 0.0, "logprob of token " + i);
             assertEquals(5, g.topLogprobs().size());
             for (int j = 0; j < 5; j++) {
                 assertEquals(e.topLogprobs().get(j).token(), g.topLogprobs().get(j).token());
-                assertEquals(e.topLogprobs().get(j).logprob(), g.topLogprobs().get(j).logprob(), 1e-5);
+                assertEquals(e.topLogprobs().get(j).logprob(), g.topLogprobs().get(j).logprob(), 0.0);
             }
         }
     }

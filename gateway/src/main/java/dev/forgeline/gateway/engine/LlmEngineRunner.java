@@ -59,6 +59,7 @@ public final class LlmEngineRunner implements ModelRunner {
             } catch (RuntimeException noTemplate) {
                 template = null;
             }
+            BatchDecoder.warmUp(model);
             int window = model.config().maxPositionEmbeddings();
             int context = maxContext > 0 ? Math.min(window, maxContext) : window;
             return new LlmEngineRunner(model, tokenizer, template, GenerationConfig.read(dir, model.config()),

@@ -20,8 +20,9 @@ import java.util.List;
  *
  * <p>A step of up to 16 rows of a float32 CPU model without unmerged adapters runs through
  * {@link CpuDecodeKernel} (the small per-token math in Java); any other goes through the model's
- * tensor forward. Prompts are prefilled through the tensor forward until a batched step has
- * packed the weights for the kernel, and through the kernel after that ({@link CpuDecodeKernel#prefills}).
+ * tensor forward. For such a model the decoder packs the kernel's weights when it is made, so
+ * prompts are prefilled through the kernel from the first one ({@link CpuDecodeKernel#prefills});
+ * without room to pack they go through the tensor forward.
  *
  * <p>Not thread-safe: one scheduler thread drives it.
  */
@@ -43,6 +44,31 @@ public final class BatchDecoder implements AutoCloseable {
         this.limit = Math.min(maxLength, model.config().maxPositionEmbeddings());
         this.cache = new KvCache(model.manager(), model.config(), capacity, limit, model.dataType());
         this.rows = new Sequence[capacity];
+        if (CpuDecodeKernel.handles(model, cache, 1)) {
+            kernel().packWeights();
+        }
+    }
+
+    /**
+     * Runs a few throwaway prompts so that the JIT has compiled the kernel's loops before the first
+     * real one: a cold kernel prefilled 256 tokens at a quarter of its warm speed, slower than
+     * libtorch (docs/performance.md). A server calls it once after loading a model.
+     */
+    public static void warmUp(CausalLm model) {
+        int length = Math.min(128, model.config().maxPositionEmbeddings() - 1);
+        if (length < 1) {
+            return;
+        }
+        int[] prompt = new int[length];
+        for (int i = 0; i < length; i++) {
+            prompt[i] = i % model.config().vocabSize();
+        }
+        SamplingParams one = SamplingParams.builder().maxTokens(1).build();
+        for (int round = 0; round < 4; round++) {
+            try (BatchDecoder decoder = new BatchDecoder(model, 1, length + 1)) {
+                decoder.add(prompt, one, null, null);
+            }
+        }
     }
 
     /**

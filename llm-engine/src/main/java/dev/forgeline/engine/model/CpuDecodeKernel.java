@@ -14,6 +14,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.util.Arrays;
+import java.util.List;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.Map;
@@ -205,6 +206,25 @@ public final class CpuDecodeKernel implements AutoCloseable {
             }
         }
         return true;
+    }
+
+    /**
+     * Packs every layer's weights now, as the first batched step would, so that prompts run here
+     * from the first one (a server's history no longer picks the path). Nothing happens without
+     * 16-float vectors, for weights being trained, or without heap room (logged once).
+     */
+    public void packWeights() {
+        if (packed == null) {
+            return;
+        }
+        for (DecoderLayer layer : model.layers()) {
+            Attention a = layer.attention();
+            Mlp m = layer.mlp();
+            for (Linear linear : List.of(a.qkv(), a.output(), m.gateUp(), m.down())) {
+                long[] shape = linear.weight().getShape().getShape(); // (out, in)
+                packed(linear, (int) shape[0], (int) shape[1]);
+            }
+        }
     }
 
     /**

@@ -53,11 +53,18 @@ public final class DecodeBenchmark {
             SplittableRandom random = new SplittableRandom(3);
             double prefill = prefillTokensPerSecond(model, prefillLength, random);
             System.out.printf(Locale.ROOT, "prefill through libtorch: %.1f tokens/s (%d-token prompt)%n", prefill, prefillLength);
+            // Before any batched step: the path a fresh server's first prompt takes, after the warm-up it runs at load.
+            long warm = System.nanoTime();
+            BatchDecoder.warmUp(model);
+            double warmUpSeconds = (System.nanoTime() - warm) / 1e9;
+            double[] fresh = kernelPrefillTokensPerSecond(model, prefillLength, random);
+            System.out.printf(Locale.ROOT, "first prompt on the fresh model: %.1f tokens/s (%d-token prompt; load-time warm-up with packing %.2f s), best of 3 more: %.1f%n",
+                    fresh[0], prefillLength, warmUpSeconds, fresh[1]);
             // After the first batch-8 round, batch 1 too reads the packed weights, as it does in a server that has batched once.
             double[] decode = decodeTokensPerSecond(model, new int[] {1, batch}, promptLength, decodeSteps, random);
             double single = decode[0];
             double batched = decode[1];
-            double packedPrefill = packedPrefillTokensPerSecond(model, prefillLength, random);
+            double packedPrefill = kernelPrefillTokensPerSecond(model, prefillLength, random)[1];
             System.out.printf(Locale.ROOT, "prefill on the packed weights (after batched decode): %.1f tokens/s (%d-token prompt)%n",
                     packedPrefill, prefillLength);
 
@@ -76,17 +83,17 @@ public final class DecodeBenchmark {
             double quotedBound = QUOTED_BANDWIDTH / weightBytes;
             System.out.printf(Locale.ROOT, "against the issue's quoted 48 GB/s (bound %.1f tokens/s): batch 1 at %.2f%n",
                     quotedBound, single / quotedBound);
-            boolean met = ratio >= 0.45 && batched >= 4 * single;
-            boolean metQuoted = single / quotedBound >= 0.45 && batched >= 4 * single;
+            boolean met = ratio >= 0.45 && batched >= 4 * single && fresh[0] >= 600;
+            boolean metQuoted = single / quotedBound >= 0.45 && batched >= 4 * single && fresh[0] >= 600;
             System.out.printf(Locale.ROOT,
                     "{\"benchmark\":\"decode\",\"model\":\"random SmolLM-135M shape fp32 cpu\",\"threads\":%d,"
                             + "\"torch_threads\":%d,\"omp_wait_policy\":\"%s\","
                             + "\"memory_bandwidth_gb_s\":%.2f,\"weight_bytes_per_token\":%d,\"decode_bound_tok_s\":%.2f,"
-                            + "\"prefill_tok_s\":%.2f,\"prefill_packed_tok_s\":%.2f,\"decode_b1_tok_s\":%.2f,\"decode_b%d_tok_s\":%.2f,"
+                            + "\"prefill_tok_s\":%.2f,\"first_prefill_tok_s\":%.2f,\"warm_up_s\":%.2f,\"prefill_packed_tok_s\":%.2f,\"decode_b1_tok_s\":%.2f,\"decode_b%d_tok_s\":%.2f,"
                             + "\"ratio_b1_to_bound\":%.3f,\"ratio_b1_to_quoted_48gb_s_bound\":%.3f,\"batch_speedup\":%.2f,"
-                            + "\"goal\":{\"ratio_b1_to_bound\":0.45,\"batch_speedup\":4.0},\"goal_met\":%s,"
+                            + "\"goal\":{\"ratio_b1_to_bound\":0.45,\"batch_speedup\":4.0,\"first_prefill_tok_s\":600},\"goal_met\":%s,"
                             + "\"goal_met_against_quoted_bound\":%s}%n",
-                    threads, torchThreads, waitPolicy, bandwidth / 1e9, weightBytes, bound, prefill, packedPrefill, single, batch, batched, ratio,
+                    threads, torchThreads, waitPolicy, bandwidth / 1e9, weightBytes, bound, prefill, fresh[0], warmUpSeconds, packedPrefill, single, batch, batched, ratio,
                     single / quotedBound, batched / single, met, metQuoted);
         } finally {
             try (var files = Files.walk(dir)) {
@@ -122,24 +129,33 @@ public final class DecodeBenchmark {
     }
 
     /**
-     * Prefill as a server does it once a batched step has packed the weights: through
-     * {@code BatchDecoder.add}, on the CPU decode kernel. Best of three after one warm-up.
+     * Prefill as a server does it: through {@code BatchDecoder.add}, on the CPU decode kernel.
+     * Returns {first round, best of the three after it, seconds the first decoder took to be made
+     * (it packs the weights unless they are packed already)}.
      */
-    static double packedPrefillTokensPerSecond(CausalLm model, int length, SplittableRandom random) {
+    static double[] kernelPrefillTokensPerSecond(CausalLm model, int length, SplittableRandom random) {
+        double first = 0;
         double best = 0;
+        double makeSeconds = 0;
         SamplingParams one = SamplingParams.builder().maxTokens(1).build();
         for (int r = 0; r < 4; r++) {
+            long made = System.nanoTime();
             try (BatchDecoder decoder = new BatchDecoder(model, 1, length + 8)) {
+                if (r == 0) {
+                    makeSeconds = (System.nanoTime() - made) / 1e9;
+                }
                 int[] ids = prompt(random, length, model.config().vocabSize());
                 long t0 = System.nanoTime();
                 decoder.add(ids, one, null, null);
                 double rate = length / ((System.nanoTime() - t0) / 1e9);
-                if (r > 0) {
+                if (r == 0) {
+                    first = rate;
+                } else {
                     best = Math.max(best, rate);
                 }
             }
         }
-        return best;
+        return new double[] {first, best, makeSeconds};
     }
 
     /*
