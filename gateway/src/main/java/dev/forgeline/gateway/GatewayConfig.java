@@ -19,9 +19,12 @@ public interface GatewayConfig {
     @WithName("api-keys")
     Optional<List<String>> apiKeys();
 
-    /** Sequences decoded together per loaded model. */
+    /**
+     * Sequences decoded together per loaded model; the CPU kernel's row limit (16), beyond which a
+     * step takes the slower tensor path (logged at startup).
+     */
     @WithName("max-batch")
-    @WithDefault("32")
+    @WithDefault("16")
     int maxBatch();
 
     /** Sequences that may wait for a row per model; beyond this a request gets 429. */
@@ -54,11 +57,14 @@ public interface GatewayConfig {
     @WithDefault("4194304")
     long maxBodyBytes();
 
-    /** cpu, gpu or auto (gpu when one is visible). */
+    /** auto (the first GPU when one is visible), cpu, cuda or cuda:N; anything else stops startup. */
     @WithDefault("auto")
     String device();
 
-    /** float32, float16 or bfloat16. */
+    /**
+     * auto (float16 on a GPU, float32 on the CPU), float32 or float16; anything else stops startup
+     * (DJL's PyTorch bindings have no bfloat16: bf16 checkpoints are widened on load).
+     */
     @WithDefault("float32")
     String dtype();
 

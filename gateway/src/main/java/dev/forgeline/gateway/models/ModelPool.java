@@ -1,9 +1,8 @@
 package dev.forgeline.gateway.models;
 
-import ai.djl.Device;
-import ai.djl.engine.Engine;
-import ai.djl.ndarray.types.DataType;
+import dev.forgeline.engine.ComputeTarget;
 import dev.forgeline.engine.hub.HubModelResolver;
+import dev.forgeline.engine.model.CpuDecodeKernel;
 import dev.forgeline.gateway.GatewayConfig;
 import dev.forgeline.gateway.engine.BatchScheduler;
 import dev.forgeline.gateway.engine.LlmEngineRunner;
@@ -12,8 +11,10 @@ import dev.forgeline.gateway.protocol.ApiError;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
+import io.quarkus.runtime.StartupEvent;
 import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -53,6 +54,8 @@ public class ModelPool {
     @Inject
     MeterRegistry meters;
 
+    private ComputeTarget target;
+
     /** The scheduler of a loaded model, loading it first if needed. */
     public BatchScheduler acquire(ModelEntry entry) {
         CompletableFuture<BatchScheduler> f = loaded.computeIfAbsent(entry.id(),
@@ -81,7 +84,7 @@ public class ModelPool {
                 throw new java.io.UncheckedIOException(e);
             }
         }
-        ModelRunner runner = LlmEngineRunner.load(dir, device(), dtype(), config.maxContext());
+        ModelRunner runner = LlmEngineRunner.load(dir, target().device(), target().dtype(), config.maxContext());
         BatchScheduler scheduler = new BatchScheduler(entry.id(), runner, config.maxBatch(), config.maxWaiting(),
                 config.prefillTokensPerStep());
         Tags tags = Tags.of("model", entry.id());
@@ -95,20 +98,28 @@ public class ModelPool {
         return scheduler;
     }
 
-    private Device device() {
-        return switch (config.device()) {
-            case "cpu" -> Device.cpu();
-            case "gpu" -> Device.gpu();
-            default -> Engine.getInstance().getGpuCount() > 0 ? Device.gpu() : Device.cpu();
-        };
+    /**
+     * Device and dtype, parsed once at startup: a value the engine cannot run stops the gateway with
+     * a message that names the setting, instead of failing every load later.
+     */
+    void checkTarget(@Observes StartupEvent ignored) {
+        target();
+        if (config.maxBatch() > CpuDecodeKernel.MAX_ROWS && !target.device().isGpu()) {
+            LOG.warnf("forge.gateway.max-batch=%d: steps of more than %d rows leave the CPU kernel for the slower tensor path",
+                    config.maxBatch(), CpuDecodeKernel.MAX_ROWS);
+        }
     }
 
-    private DataType dtype() {
-        return switch (config.dtype()) {
-            case "float16" -> DataType.FLOAT16;
-            case "bfloat16" -> DataType.BFLOAT16;
-            default -> DataType.FLOAT32;
-        };
+    private synchronized ComputeTarget target() {
+        if (target == null) {
+            try {
+                target = ComputeTarget.parse(config.device(), config.dtype());
+            } catch (IllegalArgumentException e) {
+                throw new IllegalStateException("forge.gateway.device=" + config.device() + ", forge.gateway.dtype="
+                        + config.dtype() + ": " + e.getMessage(), e);
+            }
+        }
+        return target;
     }
 
     private void evictBeyondBudget(String keep) {
