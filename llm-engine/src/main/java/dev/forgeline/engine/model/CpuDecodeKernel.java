@@ -2,59 +2,37 @@ package dev.forgeline.engine.model;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.types.Shape;
-import ai.djl.ndarray.types.SparseFormat;
-import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.engine.PtNDManager;
 import ai.djl.pytorch.jni.JniUtils;
 import dev.forgeline.engine.config.ModelConfig;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.util.Arrays;
-import java.util.List;
-import java.util.HashMap;
-import java.util.IdentityHashMap;
-import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One decode step (one new token for each of a few cached sequences) on CPU in float32, the
- * same math as {@link CausalLm#hidden} and {@link CausalLm#logitsAt} on a cached {@link Step},
- * split differently between Java and libtorch.
+ * The layer math of a decode step (one new token for each of a few cached sequences) and of a
+ * prompt's prefill, on CPU in float32: the same math as {@link CausalLm#hidden} and
+ * {@link CausalLm#logitsAt} on a cached {@link Step}, split differently between Java and libtorch.
  *
  * <p>Why: a token of a small model costs 40 native calls per layer through DJL, and only four of
  * them (q|k|v, o, gate|up, down) move much data; the others (norms, rotary, the attention over
  * the cache, SwiGLU, residuals) work on vectors of a few hundred floats, where the call costs
- * more than the arithmetic. Here everything between the weight products runs on Java arrays.
- * The weight products run on the JDK's Vector API, at memory speed where MKL's small GEMVs were
- * not: on {@link PackedMatmul}, over a copy of each weight packed on the first step of two rows or
- * more and kept by its {@link Linear} (it doubles the weights' memory, on the Java heap), and on
- * {@link SimdMatmul}, which reads the weight where it is, while nothing is packed: single-stream
- * decode does not pay the copy, and about a tenth of its speed is the difference (products of the
- * 135M shape, one JVM: 10.1-10.5 ms packed against 11.5-11.7). Without room on the heap, or without
- * 16-float vectors, nothing is packed.
- * Without the Vector API they run in libtorch. Activations cross over to libtorch through a direct
- * buffer that a tensor wraps without copying, and the weights, the cache and the norm weights are
- * read (the cache written) in place through views of their tensors' memory.
+ * more than the arithmetic. Here everything between the weight products runs on Java arrays
+ * (on the JDK's Vector API where the JVM has it), reading the cache, norms and embeddings in place
+ * ({@link TensorMemory}); the products go through {@link WeightProducts}. {@link #prefill} runs a
+ * prompt's positions as rows of one cache row. Measurements: llm-engine/README.md and
+ * docs/performance.md.
  *
- * <p>Once the weights are packed, {@link #prefill} runs a prompt the same way, its positions
- * taken as rows of one cache row: prompts through libtorch ran at 250-270 tokens/s for 256
- * tokens of the 135M shape, here at 640-800.
- *
- * <p>Applies to float32 CPU models without unmerged LoRA adapters, for up to
- * {@link #MAX_ROWS} sequences; {@code BatchDecoder} takes the tensor path otherwise. Not
- * thread-safe: one decoder thread drives it.
+ * <p>Applies to float32 CPU models without unmerged LoRA adapters, for up to {@link #MAX_ROWS}
+ * sequences; {@code BatchDecoder} takes the tensor path otherwise. Not thread-safe: one decoder
+ * thread drives it.
  */
 public final class CpuDecodeKernel implements AutoCloseable {
 
-    /**
-     * Rows its buffers hold; larger batches take the tensor path. At 16 rows of a 135M model the
-     * kernel did a step in 28 ms against libtorch products' 67; beyond, not measured.
-     */
+    /** Rows its buffers hold; larger batches take the tensor path (beyond 16 the gain was not measured). */
     public static final int MAX_ROWS = 16;
 
     /** Positions of one prompt that {@link #prefill} feeds at once: each group reads the weights once. */
@@ -87,14 +65,10 @@ public final class CpuDecodeKernel implements AutoCloseable {
     private final float queryScale;
     private final int qkvWidth; // (heads + 2 kvHeads) * headDim
 
-    private final NDManager manager; // owns the input tensors that wrap {@link #input}
-    private final ByteBuffer input; // activations handed to libtorch, (rows, width)
-    private final Map<Long, NDArray> inputs = new HashMap<>(); // (rows, width) -> tensor over input
-    private final Map<NDArray, ByteBuffer> memory = new IdentityHashMap<>(); // tensor -> its memory
+    private final TensorMemory tensors = new TensorMemory();
     private final ThreadTeam team; // the products' and the attention's threads, or null: no Vector API
-    private final SimdMatmul simd; // the weight products in Java, or null: in libtorch (and no Vector API at all)
-    private final PackedMatmul packed; // products on packed weights, or null: vectors too narrow
-    private boolean noRoomLogged;
+    private final boolean simd; // attention, norms and SwiGLU on the Vector API, else scalar Java
+    private final WeightProducts products;
     private final float[][] partScores; // per part of the team, attention scores
 
     // Rows of a step: row b is at position[b] of cache row cacheRow[b] (in a prefill, one cache row throughout).
@@ -137,11 +111,9 @@ public final class CpuDecodeKernel implements AutoCloseable {
         this.queryScale = (float) (1.0 / Math.sqrt(headDim));
         this.qkvWidth = (heads + 2 * kvHeads) * headDim;
         int widest = Math.max(Math.max(hidden, heads * headDim), intermediate);
-        this.manager = model.manager().newSubManager();
         int rows = Math.max(MAX_ROWS, PREFILL_CHUNK);
         this.cacheRow = new int[rows];
         this.position = new int[rows];
-        this.input = ByteBuffer.allocateDirect(rows * widest * Float.BYTES).order(ByteOrder.nativeOrder());
         this.x = new float[rows * hidden];
         this.normed = new float[rows * hidden];
         this.qkv = new float[rows * qkvWidth];
@@ -150,8 +122,8 @@ public final class CpuDecodeKernel implements AutoCloseable {
         this.gateUp = new float[rows * 2 * intermediate];
         this.activated = new float[rows * intermediate];
         this.team = vectorApi ? new ThreadTeam(JniUtils.getNumThreads()) : null;
-        this.simd = vectorApi ? new SimdMatmul(team) : null;
-        this.packed = vectorApi && PackedMatmul.pays() ? new PackedMatmul(team) : null;
+        this.simd = vectorApi;
+        this.products = new WeightProducts(model.manager(), team, tensors, rows * widest);
         this.partScores = new float[team == null ? 0 : team.size()][0];
     }
 
@@ -189,42 +161,19 @@ public final class CpuDecodeKernel implements AutoCloseable {
     }
 
     /**
-     * Whether {@link #prefill} runs here: once every weight of the layers is packed (by a batched
-     * step), so that a prompt's positions multiply by the weights like a batch of rows. Until
-     * then prompts go through libtorch, and single-stream use never pays for the copies.
+     * Whether {@link #prefill} runs here: once every weight of the layers is packed, so that a
+     * prompt's positions multiply by the weights like a batch of rows.
      */
     public boolean prefills() {
-        if (packed == null) {
-            return false;
-        }
-        for (DecoderLayer layer : model.layers()) {
-            Attention a = layer.attention();
-            Mlp m = layer.mlp();
-            if (a.qkv().packed() == null || a.output().packed() == null || m.gateUp().packed() == null
-                    || m.down().packed() == null) {
-                return false;
-            }
-        }
-        return true;
+        return products.allPacked(model);
     }
 
     /**
-     * Packs every layer's weights now, as the first batched step would, so that prompts run here
-     * from the first one (a server's history no longer picks the path). Nothing happens without
-     * 16-float vectors, for weights being trained, or without heap room (logged once).
+     * Packs every layer's weights now, so that prompts and steps take the same path from the first
+     * request; see {@link WeightProducts} for when a weight is not packed.
      */
     public void packWeights() {
-        if (packed == null) {
-            return;
-        }
-        for (DecoderLayer layer : model.layers()) {
-            Attention a = layer.attention();
-            Mlp m = layer.mlp();
-            for (Linear linear : List.of(a.qkv(), a.output(), m.gateUp(), m.down())) {
-                long[] shape = linear.weight().getShape().getShape(); // (out, in)
-                packed(linear, (int) shape[0], (int) shape[1]);
-            }
-        }
+        products.packAll(model);
     }
 
     /**
@@ -283,7 +232,7 @@ public final class CpuDecodeKernel implements AutoCloseable {
             n = 1;
         }
         float[] logits = new float[n * vocab];
-        project(model.lmHead(), n, normed, hidden, logits, vocab);
+        products.project(model.lmHead(), n, normed, hidden, logits, vocab);
         return logits;
     }
 
@@ -292,7 +241,7 @@ public final class CpuDecodeKernel implements AutoCloseable {
             boolean positionsOfOneRow) {
         Attention a = layer.attention();
         rmsNorm(layer.inputNorm(), n, normed);
-        project(a.qkv(), n, normed, hidden, qkv, qkvWidth);
+        products.project(a.qkv(), n, normed, hidden, qkv, qkvWidth);
         ByteBuffer keys = memory(cache.keys(l)); // (rows, kvHeads, headDim, allocated)
         ByteBuffer values = memory(cache.values(l)); // (rows, kvHeads, allocated, headDim)
         int units = n * kvHeads;
@@ -310,7 +259,7 @@ public final class CpuDecodeKernel implements AutoCloseable {
                 attend(cache, keys, values, p * units / parts, (p + 1) * units / parts, p);
             });
         }
-        project(a.output(), n, attended, heads * headDim, projected, hidden);
+        products.project(a.output(), n, attended, heads * headDim, projected, hidden);
         for (int i = 0; i < n * hidden; i++) {
             x[i] += projected[i];
         }
@@ -352,8 +301,8 @@ public final class CpuDecodeKernel implements AutoCloseable {
      */
     private void attend(KvCache cache, ByteBuffer keyBytes, ByteBuffer valueBytes, int from, int to, int part) {
         int allocated = cache.allocated();
-        FloatBuffer keys = simd == null ? keyBytes.asFloatBuffer() : null;
-        FloatBuffer values = simd == null ? valueBytes.asFloatBuffer() : null;
+        FloatBuffer keys = !simd ? keyBytes.asFloatBuffer() : null;
+        FloatBuffer values = !simd ? valueBytes.asFloatBuffer() : null;
         for (int u = from; u < to; u++) {
             int b = u / kvHeads;
             int h = u % kvHeads;
@@ -362,7 +311,7 @@ public final class CpuDecodeKernel implements AutoCloseable {
             int valueBase = (cacheRow[b] * kvHeads + h) * allocated * headDim;
             int length = position[b] + 1;
             int o = (b * heads + h * groups) * headDim;
-            if (simd != null) {
+            if (simd) {
                 if (partScores[part].length < allocated) {
                     partScores[part] = new float[allocated];
                 }
@@ -427,17 +376,17 @@ public final class CpuDecodeKernel implements AutoCloseable {
     private void mlp(DecoderLayer layer, int n) {
         Mlp m = layer.mlp();
         rmsNorm(layer.postAttentionNorm(), n, normed);
-        project(m.gateUp(), n, normed, hidden, gateUp, 2 * intermediate);
+        products.project(m.gateUp(), n, normed, hidden, gateUp, 2 * intermediate);
         for (int b = 0; b < n; b++) {
             int gu = b * 2 * intermediate;
             int act = b * intermediate;
-            if (simd != null) {
+            if (simd) {
                 SimdSwiGlu.apply(gateUp, gu, intermediate, activated, act);
             } else {
                 swiGlu(gateUp, gu, intermediate, activated, act, 0);
             }
         }
-        project(m.down(), n, activated, intermediate, projected, hidden);
+        products.project(m.down(), n, activated, intermediate, projected, hidden);
         for (int i = 0; i < n * hidden; i++) {
             x[i] += projected[i];
         }
@@ -445,7 +394,7 @@ public final class CpuDecodeKernel implements AutoCloseable {
 
     /** out = w * x / sqrt(mean(x^2) + eps), per row. */
     private void rmsNorm(RmsNorm norm, int n, float[] out) {
-        if (simd != null) {
+        if (simd) {
             ByteBuffer weight = memory(norm.weight());
             for (int b = 0; b < n; b++) {
                 SimdRmsNorm.apply(x, b * hidden, hidden, weight, eps, out);
@@ -487,113 +436,21 @@ public final class CpuDecodeKernel implements AutoCloseable {
         }
     }
 
-    /** dst (n, out) = src (n, in) W^T + bias. */
-    private void project(Linear linear, int n, float[] src, int in, float[] dst, int out) {
-        PackedWeight tiles = packed == null ? null : n > 1 ? packed(linear, out, in) : linear.packed();
-        if (tiles != null) {
-            packed.multiply(tiles, src, n, dst);
-        } else if (simd != null) {
-            simd.multiply(memory(linear.weight()), out, in, src, n, dst);
-        } else {
-            torchProduct(linear, n, src, in, dst, out);
-        }
-        NDArray bias = linear.bias();
-        if (bias != null) {
-            FloatBuffer bv = view(bias);
-            for (int b = 0; b < n; b++) {
-                for (int j = 0; j < out; j++) {
-                    dst[b * out + j] += bv.get(j);
-                }
-            }
-        }
-    }
-
-    /**
-     * The linear's weight packed for {@link PackedMatmul}, packed on first use; null while the
-     * weight is being trained (it changes in place) or when the heap lacks room for the copy, which
-     * takes as much memory as the weight: then the product reads the weight where it is.
-     */
-    private PackedWeight packed(Linear linear, int out, int in) {
-        PackedWeight kept = linear.packed();
-        if (kept != null || linear.weight().hasGradient()) {
-            return kept;
-        }
-        long bytes = PackedWeight.floats(out, in) * Float.BYTES;
-        Runtime heap = Runtime.getRuntime();
-        long free = heap.maxMemory() - (heap.totalMemory() - heap.freeMemory());
-        if (bytes > Integer.MAX_VALUE || bytes > free / 2) { // half the heap stays for everything else
-            if (!noRoomLogged) {
-                noRoomLogged = true;
-                LOG.info("no heap room to pack a {} MB weight for batched decode ({} MB free); -Xmx sets the heap",
-                        bytes >> 20, free >> 20);
-            }
-            return null;
-        }
-        return linear.keepPacked(PackedWeight.of(memory(linear.weight()).asFloatBuffer(), out, in));
-    }
-
-    /** dst (n, out) = src (n, in) W^T in libtorch. */
-    private void torchProduct(Linear linear, int n, float[] src, int in, float[] dst, int out) {
-        input.asFloatBuffer().put(src, 0, n * in);
-        NDArray y = linear.timesWeight(inputTensor(n, in), n);
-        try {
-            FloatBuffer result = JniUtils.getByteBuffer((PtNDArray) y, true).order(ByteOrder.nativeOrder()).asFloatBuffer();
-            Shape shape = n == 1 ? null : y.getShape(); // one row comes out in order either way
-            if (shape == null || shape.dimension() == 2) {
-                result.get(0, dst, 0, n * out);
-            } else { // (blocks, n, out / blocks): block t holds output features [t * width, (t + 1) * width)
-                int blocks = (int) shape.get(0);
-                int width = out / blocks;
-                for (int t = 0; t < blocks; t++) {
-                    for (int b = 0; b < n; b++) {
-                        result.get((t * n + b) * width, dst, b * out + t * width, width);
-                    }
-                }
-            }
-        } finally {
-            y.close();
-        }
-    }
-
-    /** A (n, width) tensor over the staging buffer. */
-    private NDArray inputTensor(int n, int width) {
-        return inputs.computeIfAbsent((long) n << 32 | width, key -> {
-            Shape shape = new Shape(n, width);
-            return JniUtils.createNdFromByteBuffer((PtNDManager) manager, input, shape, DataType.FLOAT32,
-                    SparseFormat.DENSE, Device.cpu());
-        });
-    }
-
-    /** {@link #memory} as floats, for the scalar loops. */
+    /** {@link TensorMemory#floats} of a tensor, for the scalar loops. */
     private FloatBuffer view(NDArray array) {
-        return memory(array).asFloatBuffer();
+        return tensors.floats(array);
     }
 
-    /**
-     * The memory of a float32 tensor, without a copy. Only for contiguous tensors (weights, norms
-     * and cache arrays are), since DJL would hand back a copy of any other. Kept per tensor object: a
-     * tensor that is replaced (a merged weight, a grown cache) is a new object and gets a new
-     * view, and writes through an old view never happen because lookups go by the live object.
-     */
     private ByteBuffer memory(NDArray array) {
-        ByteBuffer m = memory.get(array);
-        if (m == null) {
-            if (memory.size() > 4096) {
-                memory.clear(); // views of freed tensors (caches of finished decoders) are never read again
-            }
-            m = JniUtils.getByteBuffer((PtNDArray) array, true).order(ByteOrder.nativeOrder());
-            memory.put(array, m);
-        }
-        return m;
+        return tensors.bytes(array);
     }
 
     @Override
     public void close() {
+        products.close();
         if (team != null) {
             team.close();
         }
-        memory.clear();
-        inputs.clear();
-        manager.close();
+        tensors.clear();
     }
 }
