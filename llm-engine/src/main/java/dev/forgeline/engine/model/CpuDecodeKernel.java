@@ -23,7 +23,7 @@ import org.slf4j.LoggerFactory;
  * more than the arithmetic. Here everything between the weight products runs on Java arrays
  * (on the JDK's Vector API where the JVM has it), reading the cache, norms and embeddings in place
  * ({@link TensorMemory}); the products go through {@link WeightProducts}. {@link #prefill} runs a
- * prompt's positions as rows of one cache row. Measurements: llm-engine/README.md and
+ * prompt's positions as rows of one cache row. Design: llm-engine/README.md; measurements:
  * docs/performance.md.
  *
  * <p>Applies to float32 CPU models without unmerged LoRA adapters, for up to {@link #MAX_ROWS}

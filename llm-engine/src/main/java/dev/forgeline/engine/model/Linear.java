@@ -118,12 +118,10 @@ public final class Linear {
 
     /*
      * MKL's fp32 GEMM, which libtorch calls on CPU, is slow for few input rows. One row goes
-     * to a single-threaded GEMV: measured here (AMD EPYC, 2 cores) at 17-20 GB/s on every
-     * projection of a 135M model, while the same product cut into one block of output features
-     * per thread runs as a batched matmul that torch spreads over the threads, at 24-35 GB/s;
-     * a whole decode step's matmuls went from 33 to 17-22 ms. For 4 to 15 rows, blocks of 64
-     * features did best (lm_head of that model: 8 rows cost 3x one row with the plain GEMM,
-     * 16 rows 2x). 16 rows and more keep the plain matmul.
+     * to a single-threaded GEMV, so the product is cut into one block of output features per
+     * thread instead, which torch runs as a batched matmul spread over the threads. For 4 to 15
+     * rows, blocks of 64 features did best. 16 rows and more keep the plain matmul.
+     * Measurements: docs/performance.md.
      */
     private static final long BLOCK = 64;
     private static final long FEW_ROWS_MIN = 4;
@@ -152,9 +150,8 @@ public final class Linear {
     /**
      * rows (n, in) W^T without the bias, for {@link CpuDecodeKernel}, which reads the values in
      * place, so blocked products need no copy back to (n, out): (out / 64, n, 64) from 4 rows
-     * (the kernel takes up to 16; against the per-thread view the blocks did 5-7% better at 8
-     * rows of a 135M model, and 86 vs 88-97 ms a step at 16), (threads, n, out / threads)
-     * through the per-thread view, else (n, out).
+     * (up to the kernel's 16, where the blocks beat the per-thread view), (threads, n, out /
+     * threads) through the per-thread view, else (n, out).
      */
     NDArray timesWeight(NDArray rows, int n) {
         if (n >= FEW_ROWS_MIN && outFeatures() % BLOCK == 0 && cpuFloat32()) {

@@ -12,14 +12,12 @@ import jdk.incubator.vector.VectorSpecies;
  * input of up to four rows, broadcast: the accumulators hold output features, so a row's results
  * are stored as they are. {@link SimdMatmul}'s kernels, on W's own layout, hold inputs in their
  * lanes and end each output with a sum across 16 lanes, which on JDK 17 adds the lanes one after
- * the other: a third of their instructions at eight rows.
+ * the other.
  *
  * <p>Six tiles, because the product is bound by how fast one core pulls weights from memory, and
- * that grows with the number of streams it reads at once: each tile is one. Products of the 135M
- * shape at eight rows, one JVM: pairs of tiles read by eight rows 17.1 ms, two pairs by four rows
- * 12.3, three pairs by four rows 11.6-12.0. Eight rows then read a block twice, the second time
- * from cache. One row runs here too once the weight is packed (10.1-10.5 against 11.5-11.7 on
- * {@link SimdMatmul}); until then it stays there, reading W as it is.
+ * that grows with the number of streams it reads at once: each tile is one. Eight rows read a
+ * block twice, the second time from cache. One row runs here too once the weight is packed, being
+ * faster than {@link SimdMatmul} on W's own layout. Measurements: docs/performance.md.
  *
  * <p>Needs {@code --add-modules jdk.incubator.vector}, like {@link SimdMatmul}. Not thread-safe:
  * one caller at a time.
@@ -95,8 +93,8 @@ final class PackedMatmul {
 
     /*
      * One method per row count, written out: the accumulators must stay in registers, and a
-     * vector kept in an array (or handed to a call that is not inlined) is boxed on the heap: a
-     * helper that stored a row's six vectors made four rows 6-8x slower.
+     * vector kept in an array (or handed to a call that is not inlined) is boxed on the heap,
+     * which makes the kernel several times slower.
      * Each reads the block at wo, tile t of input j at wo + t * TILE * in + TILE * j.
      */
     private static void fourRows(float[] w, int wo, float[] x, int xo, int in, float[] y, int yo, int out) {

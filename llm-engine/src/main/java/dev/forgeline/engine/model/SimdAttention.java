@@ -9,7 +9,7 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * {@link CpuDecodeKernel}'s attention of one new token over a cache row, on the Vector API,
  * reading keys and values in place from the cache's memory. Same math as the kernel's scalar
- * loop, which copies the keys out first (a profile of batch-8 decode put 15% of the step there).
+ * loop, which copies each head's keys out of the cache first.
  *
  * <p>Layouts, in floats: keys (headDim, allocated) from {@code keyBase}, so a dimension's
  * positions are contiguous; values (allocated, headDim) from {@code valueBase}.
@@ -39,8 +39,9 @@ final class SimdAttention {
 
     /**
      * scores[s] = q . k_s, 64 positions at a time down the key dimensions: four independent sums,
-     * each dimension's positions read contiguously. (One sum of sixteen positions was a chain of
-     * dependent multiply-adds, and at 1,000 positions the attention took 5x the weight products.)
+     * each dimension's positions read contiguously. (One sum of sixteen positions is a chain of
+     * dependent multiply-adds, which made attention over long caches cost more than the weight
+     * products.)
      */
     private static void scores(ByteBuffer keys, int keyBase, int allocated, int length, int headDim, float[] q, int qg,
             float[] scores) {

@@ -13,28 +13,23 @@ import jdk.incubator.vector.VectorSpecies;
  * memory, on the JDK's Vector API, the output features split between a few threads.
  *
  * <p>Why not libtorch: at one row this is a matrix-vector product that should run at memory
- * speed, and MKL's fp32 GEMV on the 1-7 MB matrices of a small model reached about 28 GB/s here
- * (20-40 us of start-up per call) where this loop reaches 40-47 GB/s over two threads. Up to
- * four rows share each load of a weight vector. Decode steps of a 135M model, both ways in one
- * JVM (ms, this way against libtorch): 13.2/20.3 at one row, 16.8/37.1 at two, 19.8/45.8 at
- * three, 24.5/32.8 at four.
+ * speed, and MKL's fp32 GEMV pays a fixed start-up per call that the 1-7 MB matrices of a small
+ * model do not amortize. Up to four rows share each load of a weight vector.
  *
  * <p>From five rows on the work is compute-bound, and kernels that meet each weight vector with
- * many rows stalled streaming the weights from memory (11-15 GMAC/s a core, against 24-28 with
- * them in cache): each load is followed by so much work that the out-of-order window reaches too
- * few loads ahead, and Java has no prefetch. A plain copy does stream at memory speed. So the
- * products go block by block (see {@link #features}): each block of weights is copied to a Java
- * array, which stays in cache while all rows read it. Reading vectors from an array also costs
- * fewer instructions than from a direct buffer on JDK 17, which checks the buffer at every load:
- * the products of eight rows took 22.9-30.1 ms against 26.8-38.3 when row 0 read the buffer and
- * the other rows read it again from cache (one JVM, three runs).
+ * many rows stalled streaming the weights from memory: each load is followed by so much work that
+ * the out-of-order window reaches too few loads ahead, and Java has no prefetch. A plain copy does
+ * stream at memory speed. So the products go block by block (see {@link #features}): each block of
+ * weights is copied to a Java array, which stays in cache while all rows read it. Reading vectors
+ * from an array also costs fewer instructions than from a direct buffer, which JDK 17 checks at
+ * every load.
  *
  * <p>The loops run to {@code SPECIES.loopBound(in)}: with {@code j + LANES <= in} as the test,
- * C2 kept an index check at every vector load, a third of the 4x4 kernel's samples in a profile.
+ * C2 kept an index check at every vector load.
  *
  * <p>{@link CpuDecodeKernel} sends it the products of weights not packed for {@link PackedMatmul}:
  * one row before any batched step, and any rows where packing failed (no heap room, or vectors
- * narrower than 16).
+ * narrower than 16). Measurements: docs/performance.md.
  *
  * <p>Needs {@code --add-modules jdk.incubator.vector}: without it this class does not even load,
  * so {@link CpuDecodeKernel} looks for the module before touching it. Not thread-safe: one caller

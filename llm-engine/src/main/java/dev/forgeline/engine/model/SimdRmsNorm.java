@@ -8,8 +8,7 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * {@link CpuDecodeKernel}'s RMSNorm of one row on the Vector API: the squares and the scaling a
- * vector at a time, where the scalar loop reads the weight a float at a time through its buffer
- * (the norms took 0.45 ms of a batch-8 step of the 135M shape).
+ * vector at a time, where the scalar loop reads the weight a float at a time through its buffer.
  */
 final class SimdRmsNorm {
 

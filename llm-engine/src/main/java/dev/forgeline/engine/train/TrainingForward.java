@@ -97,8 +97,8 @@ public final class TrainingForward {
      * loss as its value and, through the term sum(h * dL/dh) minus its own detached value, that
      * gradient for the trunk.
      *
-     * Each block reads all of W twice, so blocks want many rows (a 21-row block made the head
-     * GEMMs skinny and a LoRA step of the benchmark 10-15% slower), but the block's logits must
+     * Each block reads all of W twice, so blocks want many rows (few rows make the head GEMMs
+     * skinny and the step slower; docs/performance.md), but the block's logits must
      * stay under glibc's 32 MB mmap ceiling: larger ones are mapped and unmapped on every block,
      * and paged in afresh. 16 MB is 85 rows of a 49k vocabulary.
      */
