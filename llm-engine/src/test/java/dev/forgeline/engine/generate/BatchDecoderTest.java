@@ -119,15 +119,83 @@ class BatchDecoderTest {
             for (int i = 0; i < 5; i++) {
                 batch.step();
             }
+            assertEquals(2, seqs.get(2).row);
             batch.remove(seqs.get(0)); // the first row leaves; the last moves into its place
             assertEquals(2, batch.active());
             assertTrue(seqs.get(0).isFinished());
+            assertEquals(0, seqs.get(2).row, "the last sequence moved into the freed row");
+            assertEquals(1, seqs.get(1).row);
             while (batch.active() > 0) {
                 batch.step();
             }
         }
-        // the survivors match their solo runs despite the row move
-        assertArrayEquals(new Generator(model).generate(prompts[1], params).tokens(), seqs.get(1).tokens());
+        // the survivors match their solo runs despite the row move: the one that stayed and the one that moved
+        int[][] alone = new int[3][];
+        for (int i = 0; i < 3; i++) {
+            alone[i] = new Generator(model).generate(prompts[i], params).tokens();
+        }
+        assertDistinct(alone);
+        assertEquals(6, seqs.get(0).tokens().length); // the prefill's token and five steps'
+        assertArrayEquals(Arrays.copyOf(alone[0], 6), seqs.get(0).tokens());
+        assertArrayEquals(alone[1], seqs.get(1).tokens(), "the sequence that kept its row");
+        assertArrayEquals(alone[2], seqs.get(2).tokens(), "the sequence moved from row 2 to row 0");
+    }
+
+    /**
+     * Rows that retire in the middle of the batch by finishing during {@link BatchDecoder#step}
+     * hand their row to the last one ({@code KvCache.moveRow}): the moved sequences go on from
+     * the copied keys and values exactly as they would alone. Five greedy sequences of different
+     * budgets: after the 6th token rows 1 and 4 retire in the same step (row 4's sequence first
+     * moves into row 1 and then, retiring too, hands row 1 to row 3's); after the 12th row 0
+     * retires and row 2's moves into it. The moved sequences then decode 23 and 28 more tokens.
+     */
+    @Test
+    void sequencesMovedIntoARetiredRowGoOnAsTheyWouldAlone() {
+        String[] prompts = {"Once upon a time", "The little dog", "Lily and Ben went to the park", "One day, a bird",
+                "Tom had a big red ball"};
+        int[] budgets = {12, 6, 40, 35, 6};
+        int[][] alone = new int[prompts.length][];
+        for (int i = 0; i < prompts.length; i++) {
+            alone[i] = new Generator(model).generate(encode(prompts[i]), SamplingParams.builder().maxTokens(budgets[i]).build())
+                    .tokens();
+        }
+        assertDistinct(alone); // a sequence given another's row or tokens would not match its own
+        Sequence[] seqs = new Sequence[prompts.length];
+        List<List<Integer>> rowsOverTime = new ArrayList<>();
+        try (BatchDecoder batch = new BatchDecoder(model, prompts.length, 128)) {
+            for (int i = 0; i < prompts.length; i++) {
+                seqs[i] = batch.add(encode(prompts[i]), SamplingParams.builder().maxTokens(budgets[i]).build(), null, null);
+            }
+            for (int steps = 0; batch.active() > 0; steps++) {
+                assertTrue(steps < 100);
+                List<Sequence> finished = batch.step();
+                if (!finished.isEmpty()) {
+                    List<Integer> rows = new ArrayList<>();
+                    for (Sequence s : seqs) {
+                        rows.add(s.row);
+                    }
+                    rowsOverTime.add(rows);
+                }
+            }
+        }
+        // the moves this test is about did happen: after the first retirements (rows 1 and 4), the
+        // sequence of row 3 sits in row 1; after row 0's, row 2's sits in row 0
+        assertEquals(List.of(List.of(0, -1, 2, 1, -1), List.of(-1, -1, 0, 1, -1), List.of(-1, -1, 0, -1, -1),
+                List.of(-1, -1, -1, -1, -1)), rowsOverTime);
+        for (int i = 0; i < prompts.length; i++) {
+            assertEquals(FinishReason.LENGTH, seqs[i].finishReason(), "sequence " + i);
+            assertArrayEquals(alone[i], seqs[i].tokens(), "sequence " + i + " (" + prompts[i] + ")");
+        }
+    }
+
+    private static void assertDistinct(int[][] outputs) {
+        for (int i = 0; i < outputs.length; i++) {
+            for (int j = i + 1; j < outputs.length; j++) {
+                int common = Math.min(outputs[i].length, outputs[j].length);
+                assertFalse(Arrays.equals(Arrays.copyOf(outputs[i], common), Arrays.copyOf(outputs[j], common)),
+                        "sequences " + i + " and " + j + " would be indistinguishable");
+            }
+        }
     }
 
     @Test
