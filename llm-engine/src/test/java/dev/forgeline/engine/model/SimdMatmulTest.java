@@ -1,7 +1,6 @@
 package dev.forgeline.engine.model;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -40,7 +39,8 @@ class SimdMatmulTest {
     @ParameterizedTest(name = "out {0}, in {1}, {2} row(s), {3} thread(s)")
     @MethodSource("shapes")
     void packedEqualsTheSumOfProducts(int out, int in, int n, int threads) {
-        assumeTrue(PackedMatmul.pays(), "vectors of 16 floats");
+        VectorWidth.assumeSixteenFloats("SimdMatmulTest.packedEqualsTheSumOfProducts(out " + out + ", in " + in + ", "
+                + n + " rows, " + threads + " threads)");
         ByteBuffer weight = randomWeight(out, in);
         float[] x = randomInput(n, in, out);
         float[] y = new float[n * out + 7];

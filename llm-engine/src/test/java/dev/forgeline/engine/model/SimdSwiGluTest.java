@@ -3,11 +3,18 @@ package dev.forgeline.engine.model;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.util.SplittableRandom;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** silu(gate) * up against float64, for widths with and without a part past the last whole vector. */
 class SimdSwiGluTest {
+
+    /** Runs at any vector width; says which one it ran at (the widths below leave a remainder at 8 and at 16 floats). */
+    @BeforeAll
+    static void width() {
+        System.out.println("SimdSwiGluTest: vectors of " + VectorWidth.floats() + " floats");
+    }
 
     @ParameterizedTest
     @ValueSource(ints = {5, 16, 37, 96})
