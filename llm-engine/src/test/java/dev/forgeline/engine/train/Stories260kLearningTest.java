@@ -37,8 +37,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Issue 4's learning test: LoRA on stories260k learns {@link AnimalSounds} on CPU within
- * minutes, answers training prompts exactly, stops with EOS, and resumes exactly.
+ * Issue 4's learning test: LoRA on stories260k learns {@link AnimalSounds} on CPU, answers
+ * training prompts exactly, stops with EOS, and resumes exactly. The training time is printed,
+ * not asserted: on a shared host it says more about the neighbours than about the trainer, and
+ * training speed is measured by {@code bench/run train}.
  */
 class Stories260kLearningTest {
 
@@ -123,7 +125,6 @@ class Stories260kLearningTest {
             System.out.printf("learning: %d steps in %.1f s (%.0f tokens/s), train loss %.3f -> %.3f, held-out %.3f -> %.3f%n",
                     result.steps(), seconds, progress.get(progress.size() - 1).tokensPerSecond(),
                     result.losses().get(0), result.finalTrainLoss(), result.initialHeldOutLoss(), result.finalHeldOutLoss());
-            assertTrue(seconds < 300, "training took " + seconds + " s");
             assertTrue(result.finalHeldOutLoss() <= 0.5 * result.initialHeldOutLoss(),
                     "held-out loss " + result.initialHeldOutLoss() + " -> " + result.finalHeldOutLoss());
 
