@@ -16,6 +16,11 @@ import java.util.Set;
  * config.json of a Llama-family decoder ({@code llama}, {@code qwen2}, {@code mistral}),
  * field for field. Derived values ({@link #headDim()} when absent, qwen2's q/k/v bias) are
  * resolved once here so the model code never guesses.
+ *
+ * <p>Sliding-window attention (Mistral's {@code sliding_window}, 4096 when absent; Qwen2's when
+ * {@code use_sliding_window} is true) is not implemented: a window shorter than
+ * {@code max_position_embeddings} becomes the context limit instead, within which full attention
+ * is exactly what transformers computes.
  */
 public record ModelConfig(
         String modelType,
@@ -101,9 +106,8 @@ public record ModelConfig(
         int hidden = required(n, "hidden_size");
         int heads = required(n, "num_attention_heads");
         int headDim = n.hasNonNull("head_dim") ? n.get("head_dim").asInt() : hidden / heads;
-        boolean attentionBias = "qwen2".equals(type)
-                ? n.path("attention_bias").asBoolean(true)
-                : n.path("attention_bias").asBoolean(false);
+        // Qwen2Attention biases q/k/v whatever the config says; Llama and Mistral follow attention_bias
+        boolean attentionBias = "qwen2".equals(type) || n.path("attention_bias").asBoolean(false);
         return new ModelConfig(
                 type,
                 hidden,
@@ -115,7 +119,7 @@ public record ModelConfig(
                 n.path("rms_norm_eps").asDouble(1e-6),
                 n.path("rope_theta").asDouble(10000.0),
                 RopeScaling.fromJson(n.get("rope_scaling")),
-                n.path("max_position_embeddings").asInt(2048),
+                contextLimit(type, n),
                 required(n, "vocab_size"),
                 n.path("tie_word_embeddings").asBoolean(false),
                 attentionBias,
@@ -123,6 +127,22 @@ public record ModelConfig(
                 n.hasNonNull("bos_token_id") ? n.get("bos_token_id").asInt() : null,
                 ids(n.get("eos_token_id")),
                 n.path("torch_dtype").asText("float32"));
+    }
+
+    /** max_position_embeddings, capped at the sliding window where transformers would apply one. */
+    static int contextLimit(String type, JsonNode n) {
+        int positions = n.path("max_position_embeddings").asInt(2048);
+        JsonNode window = n.get("sliding_window");
+        boolean slides = switch (type) {
+            case "mistral" -> window == null || !window.isNull(); // MistralConfig's default is 4096
+            case "qwen2" -> n.path("use_sliding_window").asBoolean(false);
+            default -> false;
+        };
+        if (!slides) {
+            return positions;
+        }
+        int w = window == null || window.isNull() ? 4096 : window.asInt();
+        return w > 0 ? Math.min(positions, w) : positions;
     }
 
     /** Reads an {@code eos_token_id} that may be a single id, a list or absent. */
@@ -177,6 +197,9 @@ public record ModelConfig(
             }
         }
         n.put("max_position_embeddings", maxPositionEmbeddings);
+        if ("mistral".equals(modelType)) {
+            n.putNull("sliding_window"); // full attention over max_position_embeddings, what the engine runs
+        }
         n.put("vocab_size", vocabSize);
         n.put("tie_word_embeddings", tieWordEmbeddings);
         n.put("attention_bias", attentionBias);

@@ -1,5 +1,6 @@
 package dev.forgeline.engine.weights;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -41,6 +42,24 @@ class LoadErrorsTest {
         ModelFormatException gelu = assertThrows(ModelFormatException.class,
                 () -> ModelConfig.fromJson(base + ",\"hidden_act\":\"gelu\"}"));
         assertTrue(gelu.getMessage().contains("gelu"), gelu.getMessage());
+    }
+
+    /** A sliding window the engine does not implement limits the context instead of being ignored. */
+    @Test
+    void aSlidingWindowBecomesTheContextLimit() {
+        String base = "\"hidden_size\":64,\"intermediate_size\":96,\"num_attention_heads\":4,"
+                + "\"num_hidden_layers\":1,\"vocab_size\":300,\"max_position_embeddings\":32768";
+        assertEquals(16, ModelConfig.fromJson("{\"model_type\":\"mistral\"," + base + ",\"sliding_window\":16}")
+                .maxPositionEmbeddings());
+        assertEquals(4096, ModelConfig.fromJson("{\"model_type\":\"mistral\"," + base + "}").maxPositionEmbeddings());
+        assertEquals(32768, ModelConfig.fromJson("{\"model_type\":\"mistral\"," + base + ",\"sliding_window\":null}")
+                .maxPositionEmbeddings());
+        assertEquals(32768, ModelConfig.fromJson("{\"model_type\":\"qwen2\"," + base
+                + ",\"sliding_window\":16,\"use_sliding_window\":false}").maxPositionEmbeddings());
+        assertEquals(16, ModelConfig.fromJson("{\"model_type\":\"qwen2\"," + base
+                + ",\"sliding_window\":16,\"use_sliding_window\":true}").maxPositionEmbeddings());
+        assertEquals(32768, ModelConfig.fromJson("{\"model_type\":\"llama\"," + base + ",\"sliding_window\":16}")
+                .maxPositionEmbeddings());
     }
 
     /** Rewrites the folder's weights with {@code edit} applied to the tensor map. */
