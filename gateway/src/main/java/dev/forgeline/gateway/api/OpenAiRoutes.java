@@ -6,8 +6,11 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.MapperFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.cfg.CoercionAction;
+import com.fasterxml.jackson.databind.cfg.CoercionInputShape;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.type.LogicalType;
 import dev.forgeline.gateway.GatewayConfig;
 import dev.forgeline.gateway.engine.BatchScheduler;
 import dev.forgeline.gateway.models.ModelCatalog;
@@ -22,35 +25,51 @@ import dev.forgeline.gateway.remote.RemoteProxy;
 import dev.forgeline.gateway.serving.ServingChat;
 import dev.forgeline.gateway.serving.ServingCompletion;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpMethod;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import org.jboss.logging.Logger;
 
 /**
  * The OpenAI API under {@code /v1}, on Vert.x routes rather than JAX-RS because one endpoint
  * answers either JSON or an SSE stream depending on the body, and the stream must be written
  * byte for byte as OpenAI writes it. Each handler: authenticate, parse into a protocol record,
  * validate, hand it to serving (in-process) or to the remote proxy, write the answer. Every
- * failure goes through {@link ApiError#of} and comes out in OpenAI's error shape.
+ * failure goes through {@link ApiError#of} and comes out in OpenAI's error shape: a body that is
+ * not JSON too (415 or 400), a wrong method (405), an unknown path anywhere on the server (404).
  */
 @ApplicationScoped
 public class OpenAiRoutes {
 
+    private static final Logger LOG = Logger.getLogger(OpenAiRoutes.class);
+
     /**
-     * Requests parse strictly: a string is not a number and a number is not a boolean, so a
-     * wrongly typed field is a 400 naming it, as OpenAI answers, rather than a silent coercion.
+     * Requests parse strictly: a string is not a number, a number is not a boolean nor a string,
+     * so a wrongly typed field is a 400 naming it, as OpenAI answers, rather than a silent coercion.
      */
     static final ObjectMapper JSON = JsonMapper.builder()
             .disable(MapperFeature.ALLOW_COERCION_OF_SCALARS)
+            .withCoercionConfig(LogicalType.Textual, c -> c.setCoercion(CoercionInputShape.Integer, CoercionAction.Fail)
+                    .setCoercion(CoercionInputShape.Float, CoercionAction.Fail)
+                    .setCoercion(CoercionInputShape.Boolean, CoercionAction.Fail))
             .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT)
             .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
             .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
             .enable(StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION)
             .build();
+
+    /** The method each route answers; logs name the route, never the raw path, which the client chose. */
+    private static final Map<String, HttpMethod> ROUTES = Map.of("/v1/chat/completions", HttpMethod.POST,
+            "/v1/completions", HttpMethod.POST, "/v1/models", HttpMethod.GET, "/v1/models/{id}", HttpMethod.GET);
 
     @Inject
     GatewayConfig config;
@@ -75,6 +94,7 @@ public class OpenAiRoutes {
 
     void routes(@Observes Router router) {
         router.route("/v1/*").order(-10).handler(ctx -> {
+            requestId(ctx);
             try {
                 apiKeys.check(ctx.request().getHeader("Authorization"));
                 ctx.next();
@@ -82,18 +102,72 @@ public class OpenAiRoutes {
                 fail(ctx, e);
             }
         });
-        router.route("/v1/*").order(-9).handler(BodyHandler.create(false).setBodyLimit(config.maxBodyBytes()));
+        // Only the POST routes read a body, and only JSON: Vert.x's BodyHandler decodes a form or
+        // multipart body itself (and throws on a malformed one), so those types are turned away first.
+        BodyHandler bodies = BodyHandler.create(false).setBodyLimit(config.maxBodyBytes());
+        for (String path : List.of("/v1/chat/completions", "/v1/completions")) {
+            router.post(path).order(-9).handler(OpenAiRoutes::requireJson);
+            router.post(path).order(-8).handler(bodies);
+        }
         router.get("/v1/models").handler(this::listModels);
         router.getWithRegex("/v1/models/(?<id>.+)").handler(this::getModel);
         router.post("/v1/chat/completions").blockingHandler(this::chatCompletions, false);
         router.post("/v1/completions").blockingHandler(this::completions, false);
-        router.route("/v1/*").handler(ctx -> fail(ctx, ApiError.notFound("Unknown request URL: "
-                + ctx.request().method() + " " + ctx.request().path())));
-        router.route("/v1/*").failureHandler(ctx -> fail(ctx, ctx.statusCode() == 413
-                ? ApiError.tooLarge(config.maxBodyBytes())
-                : ctx.failure() != null ? ApiError.of(ctx.failure())
-                : ctx.statusCode() == 400 ? ApiError.invalid(null, "Bad request")
-                : ApiError.of(new IllegalStateException("status " + ctx.statusCode()))));
+        router.route("/v1/*").handler(ctx -> fail(ctx, unrouted(ctx, 404)));
+        router.route("/v1/*").failureHandler(ctx -> fail(ctx, failure(ctx)));
+        // what no route took, anywhere on the server (Vert.x's default is an HTML page)
+        for (int status : new int[] {400, 404, 405}) {
+            router.errorHandler(status, ctx -> fail(ctx, unrouted(ctx, status)));
+        }
+    }
+
+    /** The route a request's path falls under, as the log names it. */
+    private static String route(RoutingContext ctx) {
+        String path = ctx.request().path();
+        return path == null ? "?" : ROUTES.containsKey(path) ? path
+                : path.startsWith("/v1/models/") ? "/v1/models/{id}"
+                : path.startsWith("/v1/") ? "/v1/*" : "/*";
+    }
+
+    /** A request no handler took: 405 on a route's path with another method, else 404 (or Vert.x's 400). */
+    private static ApiError unrouted(RoutingContext ctx, int status) {
+        String request = ctx.request().method() + " " + ctx.request().path();
+        HttpMethod allowed = ROUTES.get(route(ctx));
+        if (allowed != null && !allowed.equals(ctx.request().method())) {
+            ctx.response().putHeader("Allow", allowed.name());
+            return ApiError.methodNotAllowed(request);
+        }
+        return status == 400 ? ApiError.invalid(null, "Bad request: the URL or a header cannot be read")
+                : ApiError.notFound("Unknown request URL: " + request);
+    }
+
+    /** JSON or no Content-Type (read as JSON); anything else 415 before its body is read. */
+    private static void requireJson(RoutingContext ctx) {
+        String type = ctx.request().getHeader("Content-Type");
+        String media = type == null ? null : type.split(";", 2)[0].strip().toLowerCase(Locale.ROOT);
+        if (media == null || media.equals("application/json") || media.endsWith("+json")) {
+            ctx.next();
+        } else {
+            fail(ctx, ApiError.unsupportedMediaType(media));
+        }
+    }
+
+    /**
+     * A failure Vert.x or a handler signalled: a 4xx that Vert.x chose stays one, and so does a
+     * failure before the whole body arrived (the client went away or broke the chunked framing).
+     */
+    private ApiError failure(RoutingContext ctx) {
+        int status = ctx.statusCode();
+        if (status == 413) {
+            return ApiError.tooLarge(config.maxBodyBytes());
+        }
+        if (status >= 400 && status < 500) {
+            return new ApiError(status, "invalid_request_error", "Bad request", null, null, null);
+        }
+        if (!ctx.request().isEnded() && !(ctx.failure() instanceof ApiError)) {
+            return ApiError.invalid(null, "The request body could not be read");
+        }
+        return ApiError.of(ctx.failure() != null ? ctx.failure() : new IllegalStateException("status " + status));
     }
 
     private void listModels(RoutingContext ctx) {
@@ -122,7 +196,7 @@ public class OpenAiRoutes {
             req.validate();
             ModelEntry entry = find(req.model());
             if (req.isStream()) {
-                sse = new SseResponse(ctx.response(), JSON);
+                sse = new SseResponse(ctx, JSON);
             }
             if (entry.isRemote()) {
                 relay(ctx, entry, "chat/completions", body, sse);
@@ -143,7 +217,7 @@ public class OpenAiRoutes {
             req.validate();
             ModelEntry entry = find(req.model());
             if (req.isStream()) {
-                sse = new SseResponse(ctx.response(), JSON);
+                sse = new SseResponse(ctx, JSON);
             }
             if (entry.isRemote()) {
                 relay(ctx, entry, "completions", body, sse);
@@ -204,10 +278,35 @@ public class OpenAiRoutes {
     }
 
     static void fail(RoutingContext ctx, ApiError e) {
+        logUnexpected(ctx, e);
         if (e.retryAfterSeconds() != null && !ctx.response().headWritten()) {
             ctx.response().putHeader("Retry-After", String.valueOf(e.retryAfterSeconds()));
         }
         write(ctx, e.status(), e.body());
+    }
+
+    /**
+     * One line per unexpected failure: the request's id, its route and the exception's class. Never
+     * the body, the path or the exception's message: any of them may quote the prompt.
+     */
+    static void logUnexpected(RoutingContext ctx, ApiError e) {
+        if (e.unexpected() != null) {
+            LOG.errorf("request %s (%s %s) failed: %s", requestId(ctx), ctx.request().method(), route(ctx),
+                    e.unexpected().getName());
+        }
+    }
+
+    /** This request's id, made on first use and sent back as {@code x-request-id}, as OpenAI does. */
+    static String requestId(RoutingContext ctx) {
+        String id = ctx.get("forge.request-id");
+        if (id == null) {
+            id = "req_" + UUID.randomUUID().toString().replace("-", "");
+            ctx.put("forge.request-id", id);
+            if (!ctx.response().headWritten()) {
+                ctx.response().putHeader("x-request-id", id);
+            }
+        }
+        return id;
     }
 
     private static void write(RoutingContext ctx, int status, Object body) {

@@ -2,10 +2,12 @@ package dev.forgeline.gateway.api;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.forgeline.gateway.protocol.ApiError;
 import dev.forgeline.gateway.protocol.OpenAiProtocol;
 import dev.forgeline.gateway.serving.EventStream;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServerResponse;
+import io.vertx.ext.web.RoutingContext;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -16,6 +18,7 @@ import java.util.List;
  */
 final class SseResponse implements EventStream {
 
+    private final RoutingContext ctx;
     private final HttpServerResponse response;
     private final ObjectMapper json;
     private final List<Runnable> onClose = new ArrayList<>();
@@ -23,8 +26,9 @@ final class SseResponse implements EventStream {
     private boolean finished;
     private boolean closed;
 
-    SseResponse(HttpServerResponse response, ObjectMapper json) {
-        this.response = response;
+    SseResponse(RoutingContext ctx, ObjectMapper json) {
+        this.ctx = ctx;
+        this.response = ctx.response();
         this.json = json;
         response.closeHandler(v -> clientGone());
         response.exceptionHandler(e -> clientGone());
@@ -68,6 +72,12 @@ final class SseResponse implements EventStream {
         } catch (IllegalStateException e) {
             // closed meanwhile
         }
+    }
+
+    @Override
+    public void fail(ApiError error) {
+        OpenAiRoutes.logUnexpected(ctx, error);
+        EventStream.super.fail(error);
     }
 
     @Override

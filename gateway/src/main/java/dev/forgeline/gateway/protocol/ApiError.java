@@ -6,30 +6,35 @@ import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import dev.forgeline.gateway.protocol.OpenAiProtocol.ErrorBody;
 import dev.forgeline.gateway.protocol.OpenAiProtocol.ErrorResponse;
 import java.util.stream.Collectors;
-import org.jboss.logging.Logger;
 
 /**
  * A failure the client sees, in OpenAI's shape {@code {"error": {message, type, param, code}}}
  * with its HTTP status. {@link #of(Throwable)} is the one place any failure becomes such a
- * body; everything unexpected turns into a bare 500 whose detail only the log gets.
+ * body; everything unexpected turns into a bare 500 that keeps only the exception's class, for
+ * the log line the route writes (an exception's message may quote the request).
  */
 public final class ApiError extends RuntimeException {
-
-    private static final Logger LOG = Logger.getLogger(ApiError.class);
 
     private final int status;
     private final String type;
     private final String param;
     private final String code;
     private final Integer retryAfterSeconds;
+    private final Class<?> unexpected;
 
     public ApiError(int status, String type, String message, String param, String code, Integer retryAfterSeconds) {
+        this(status, type, message, param, code, retryAfterSeconds, null);
+    }
+
+    private ApiError(int status, String type, String message, String param, String code, Integer retryAfterSeconds,
+            Class<?> unexpected) {
         super(message, null, false, false);
         this.status = status;
         this.type = type;
         this.param = param;
         this.code = code;
         this.retryAfterSeconds = retryAfterSeconds;
+        this.unexpected = unexpected;
     }
 
     public static ApiError invalid(String param, String message) {
@@ -54,6 +59,16 @@ public final class ApiError extends RuntimeException {
 
     public static ApiError notFound(String message) {
         return new ApiError(404, "invalid_request_error", message, null, "not_found", null);
+    }
+
+    public static ApiError methodNotAllowed(String request) {
+        return new ApiError(405, "invalid_request_error", "Invalid method for URL (" + request + ")", null,
+                "method_not_allowed", null);
+    }
+
+    public static ApiError unsupportedMediaType(String contentType) {
+        return new ApiError(415, "invalid_request_error", "Unsupported content type: '" + contentType
+                + "'. This API method only accepts 'application/json' requests.", null, "unsupported_media_type", null);
     }
 
     public static ApiError queueFull(String model, int retryAfterSeconds) {
@@ -97,9 +112,8 @@ public final class ApiError extends RuntimeException {
                         || t instanceof java.util.concurrent.ExecutionException)) {
             return of(t.getCause());
         }
-        LOG.error("request failed", t);
         return new ApiError(500, "server_error", "The server had an error while processing your request", null,
-                "internal_error", null);
+                "internal_error", null, t.getClass());
     }
 
     private static String path(JsonMappingException e) {
@@ -140,6 +154,11 @@ public final class ApiError extends RuntimeException {
 
     public String code() {
         return code;
+    }
+
+    /** The class of the unexpected exception behind a 500; null for an error the code meant to answer. */
+    public Class<?> unexpected() {
+        return unexpected;
     }
 
     /** Seconds for a {@code Retry-After} header; null for none. */
