@@ -44,12 +44,15 @@ public final class DecodeBenchmark {
         System.out.printf(Locale.ROOT, "random SmolLM-135M-shaped model written in %.1f s%n", (System.nanoTime() - t0) / 1e9);
         long weightBytes = CausalLm.weightBytesPerToken(config, DataType.FLOAT32);
         Engine engine = Engine.getInstance(); // loads libtorch
+        long rssEngine = residentBytes();
         int torchThreads = ai.djl.pytorch.jni.JniUtils.getNumThreads();
         String waitPolicy = System.getenv().getOrDefault("OMP_WAIT_POLICY", "default");
         System.out.println("engine: " + Engine.getInstance().getEngineName() + " " + Engine.getInstance().getVersion()
                 + ", intra-op threads " + torchThreads + ", OMP_WAIT_POLICY " + waitPolicy);
 
         try (CausalLm model = CausalLm.load(dir, Device.cpu(), DataType.FLOAT32)) {
+            System.gc();
+            long rssLoaded = residentBytes();
             SplittableRandom random = new SplittableRandom(3);
             // First, as in a server: load, warm-up, then the first prompt (no batched step, no libtorch prefill before it).
             long warm = System.nanoTime();
@@ -58,8 +61,9 @@ public final class DecodeBenchmark {
             System.gc();
             long rss = residentBytes();
             long rssLimit = weightBytes * 3 / 2 + (500L << 20);
-            System.out.printf(Locale.ROOT, "resident memory after load and warm-up: %d MB (float32 weights %d MB; goal under 1.5x + 500 MB = %d MB)%n",
-                    rss >> 20, weightBytes >> 20, rssLimit >> 20);
+            System.out.printf(Locale.ROOT, "resident memory after load and warm-up: %d MB (float32 weights %d MB; goal under 1.5x + 500 MB = %d MB); "
+                    + "with libtorch loaded %d MB, with the model loaded %d MB, Java heap committed %d MB%n",
+                    rss >> 20, weightBytes >> 20, rssLimit >> 20, rssEngine >> 20, rssLoaded >> 20, Runtime.getRuntime().totalMemory() >> 20);
             double[] fresh = kernelPrefillTokensPerSecond(model, prefillLength, random);
             System.out.printf(Locale.ROOT, "first prompt on the fresh model: %.1f tokens/s (%d-token prompt; load-time warm-up with packing %.2f s), best of 3 more: %.1f%n",
                     fresh[0], prefillLength, warmUpSeconds, fresh[1]);
