@@ -51,15 +51,13 @@ public final class DecodeBenchmark {
                 + ", intra-op threads " + torchThreads + ", OMP_WAIT_POLICY " + waitPolicy);
 
         try (CausalLm model = CausalLm.load(dir, Device.cpu(), DataType.FLOAT32)) {
-            System.gc();
-            long rssLoaded = residentBytes();
+            long rssLoaded = settledResidentBytes();
             SplittableRandom random = new SplittableRandom(3);
             // First, as in a server: load, warm-up, then the first prompt (no batched step, no libtorch prefill before it).
             long warm = System.nanoTime();
             BatchDecoder.warmUp(model);
             double warmUpSeconds = (System.nanoTime() - warm) / 1e9;
-            System.gc();
-            long rss = residentBytes();
+            long rss = settledResidentBytes();
             long rssLimit = weightBytes * 3 / 2 + (500L << 20);
             System.out.printf(Locale.ROOT, "resident memory after load and warm-up: %d MB (float32 weights %d MB; goal under 1.5x + 500 MB = %d MB); "
                     + "with libtorch loaded %d MB, with the model loaded %d MB, Java heap committed %d MB%n",
@@ -110,6 +108,15 @@ public final class DecodeBenchmark {
                 files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
             }
         }
+    }
+
+    /** {@link #residentBytes} once the load's mapped buffers are unreachable and cleaned (two GCs apart). */
+    static long settledResidentBytes() throws InterruptedException {
+        System.gc();
+        Thread.sleep(1000);
+        System.gc();
+        Thread.sleep(500);
+        return residentBytes();
     }
 
     /** This process's resident set (VmRSS), or -1 where /proc is missing. */
