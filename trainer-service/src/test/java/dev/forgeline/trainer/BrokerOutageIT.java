@@ -34,7 +34,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * equal those of the same job run without an outage.
  */
 class BrokerOutageIT {
-    private static final Path JAR = Path.of("target/quarkus-app/quarkus-run.jar");
+    private static final Path JAR = PackagedTrainer.JAR;
     private static final Duration TIMEOUT = Duration.ofSeconds(240);
     private static final int OUTAGE_SECONDS = 10;
     /** Long enough that training still runs when the broker comes back. */
@@ -63,12 +63,7 @@ class BrokerOutageIT {
     }
 
     private static TrainingRequest.Builder job(String jobId, Path data) {
-        return TrainingRequest.builder(jobId)
-                .baseModel(TinyTask.modelDir().toString()).dataset(data.toUri().toString())
-                .lora(new TrainingRequest.LoraSettings(8, 16.0, 0.1, null))
-                .learningRate(5e-3).scheduler(TrainingRequest.Scheduler.COSINE).warmupRatio(0.1)
-                .microBatchSize(4).gradientAccumulationSteps(2).maxSeqLength(64)
-                .maxSteps(STEPS).saveInterval(10).evalInterval(120).seed(11L);
+        return TinyTask.loraJob(jobId, data, STEPS, 10, 120, 11L);
     }
 
     @Test
@@ -124,7 +119,7 @@ class BrokerOutageIT {
 
     /** {@code EmbeddedKafka}'s main in a JVM of its own, on {@link #port} and the test's data folder. */
     private static Process startBroker() throws Exception {
-        Process p = new ProcessBuilder(java(), "-Xmx512m", "-cp", System.getProperty("java.class.path"),
+        Process p = new ProcessBuilder(PackagedTrainer.java(), "-Xmx512m", "-cp", System.getProperty("java.class.path"),
                 "dev.forgeline.kafka.EmbeddedKafka", work.resolve("kafka").toString(), String.valueOf(port))
                 .redirectErrorStream(true).start();
         started.add(p);
@@ -153,24 +148,7 @@ class BrokerOutageIT {
         t.start();
     }
 
-    private static String java() {
-        return Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    }
-
     private static Process trainer(Path log) throws Exception {
-        ProcessBuilder pb = new ProcessBuilder(java(), "-Xmx1g", "-Dai.djl.pytorch.num_threads=1",
-                "-Dquarkus.http.port=0", "-jar", JAR.toString())
-                .redirectErrorStream(true)
-                .redirectOutput(log.toFile());
-        Map<String, String> env = pb.environment();
-        env.put("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:" + port);
-        env.put("FORGE_ARTIFACTS_ROOT", work.resolve("artifacts").toString());
-        env.put("FORGE_TRAINER_PROGRESS_EVERY", "1");
-        env.put("FORGE_TRAINER_DEVICE", "cpu");
-        env.put("OMP_NUM_THREADS", "1");
-        env.put("FORGE_WORKER_SESSION_TIMEOUT", "6s");
-        Process p = pb.start();
-        started.add(p);
-        return p;
+        return PackagedTrainer.start("127.0.0.1:" + port, work.resolve("artifacts"), log, started);
     }
 }

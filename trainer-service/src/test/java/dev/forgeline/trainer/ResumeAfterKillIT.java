@@ -32,7 +32,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * registered. Runs under failsafe in {@code mvn verify}, so {@code ./forge test} runs it.
  */
 class ResumeAfterKillIT {
-    private static final Path JAR = Path.of("target/quarkus-app/quarkus-run.jar");
+    private static final Path JAR = PackagedTrainer.JAR;
     private static final Duration TIMEOUT = Duration.ofSeconds(120);
     /** Enough steps after the first checkpoint (step 3) that the kill lands well before the end. */
     private static final int STEPS = 45;
@@ -63,12 +63,7 @@ class ResumeAfterKillIT {
 
     /** Dropout on, accumulation, a reshuffle every 3 steps (one epoch): the data cursor and the RNG must resume too. */
     private static TrainingRequest.Builder job(String jobId, Path data) {
-        return TrainingRequest.builder(jobId)
-                .baseModel(TinyTask.modelDir().toString()).dataset(data.toUri().toString())
-                .lora(new TrainingRequest.LoraSettings(8, 16.0, 0.1, null))
-                .learningRate(5e-3).scheduler(TrainingRequest.Scheduler.COSINE).warmupRatio(0.1)
-                .microBatchSize(4).gradientAccumulationSteps(2).maxSeqLength(64)
-                .maxSteps(STEPS).saveInterval(3).evalInterval(15).seed(7L);
+        return TinyTask.loraJob(jobId, data, STEPS, 3, 15, 7L);
     }
 
     @Test
@@ -124,24 +119,7 @@ class ResumeAfterKillIT {
         assertTrue(second.waitFor(30, TimeUnit.SECONDS), "the trainer stops on SIGTERM");
     }
 
-    /** The packaged trainer against the test broker and store; its output goes to {@code log}. */
     private static Process trainer(Path log) throws Exception {
-        ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                // one torch thread, as in the unit tests: an OpenMP pair stalls on a busy machine
-                "-Xmx1g", "-Dai.djl.pytorch.num_threads=1", "-Dquarkus.http.port=0", "-jar", JAR.toString())
-                .redirectErrorStream(true)
-                .redirectOutput(log.toFile());
-        Map<String, String> env = pb.environment();
-        env.put("KAFKA_BOOTSTRAP_SERVERS", broker.bootstrapServers());
-        env.put("FORGE_ARTIFACTS_ROOT", work.resolve("artifacts").toString());
-        env.put("FORGE_TRAINER_PROGRESS_EVERY", "1");
-        env.put("FORGE_TRAINER_DEVICE", "cpu");
-        env.put("OMP_NUM_THREADS", "1");
-        // the killed replica's partitions move after this; the broker's minimum
-        env.put("FORGE_WORKER_SESSION_TIMEOUT", "6s");
-        Process p = pb.start();
-        started.add(p);
-        return p;
+        return PackagedTrainer.start(broker.bootstrapServers(), work.resolve("artifacts"), log, started);
     }
-
 }

@@ -1,5 +1,6 @@
 package dev.forgeline.trainer;
 
+import dev.forgeline.contracts.TrainingRequest;
 import dev.forgeline.engine.SharedData;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -44,6 +45,19 @@ final class TinyTask {
         Files.write(dir.resolve("train.jsonl"), train);
         Files.write(dir.resolve("test.jsonl"), test);
         return dir;
+    }
+
+    /**
+     * A LoRA job on {@link #modelDir} with dropout, gradient accumulation and a cosine schedule, so
+     * that a resume must restore the data cursor and the RNG too.
+     */
+    static TrainingRequest.Builder loraJob(String jobId, Path data, int steps, int saveInterval, int evalInterval, long seed) {
+        return TrainingRequest.builder(jobId)
+                .baseModel(modelDir().toString()).dataset(data.toUri().toString())
+                .lora(new TrainingRequest.LoraSettings(8, 16.0, 0.1, null))
+                .learningRate(5e-3).scheduler(TrainingRequest.Scheduler.COSINE).warmupRatio(0.1)
+                .microBatchSize(4).gradientAccumulationSteps(2).maxSeqLength(64)
+                .maxSteps(steps).saveInterval(saveInterval).evalInterval(evalInterval).seed(seed);
     }
 
     static String line(String user, String assistant) {

@@ -54,7 +54,7 @@ public class ModelPool {
     @Inject
     MeterRegistry meters;
 
-    private ComputeTarget target;
+    private volatile ComputeTarget target; // set at startup, read by the loader thread
 
     /** The scheduler of a loaded model, loading it first if needed. */
     public BatchScheduler acquire(ModelEntry entry) {
@@ -84,7 +84,7 @@ public class ModelPool {
                 throw new java.io.UncheckedIOException(e);
             }
         }
-        ModelRunner runner = LlmEngineRunner.load(dir, target().device(), target().dtype(), config.maxContext());
+        ModelRunner runner = LlmEngineRunner.load(dir, target.device(), target.dtype(), config.maxContext());
         BatchScheduler scheduler = new BatchScheduler(entry.id(), runner, config.maxBatch(), config.maxWaiting(),
                 config.prefillTokensPerStep());
         Tags tags = Tags.of("model", entry.id());
@@ -103,24 +103,18 @@ public class ModelPool {
      * a message that names the setting, instead of failing every load later.
      */
     void checkTarget(@Observes StartupEvent ignored) {
-        target();
+        try {
+            target = ComputeTarget.parse(config.device(), config.dtype());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalStateException("forge.gateway.device=" + config.device() + ", forge.gateway.dtype="
+                    + config.dtype() + ": " + e.getMessage(), e);
+        }
         if (config.maxBatch() > CpuDecodeKernel.MAX_ROWS && !target.device().isGpu()) {
             LOG.warnf("forge.gateway.max-batch=%d: steps of more than %d rows leave the CPU kernel for the slower tensor path",
                     config.maxBatch(), CpuDecodeKernel.MAX_ROWS);
         }
     }
 
-    private synchronized ComputeTarget target() {
-        if (target == null) {
-            try {
-                target = ComputeTarget.parse(config.device(), config.dtype());
-            } catch (IllegalArgumentException e) {
-                throw new IllegalStateException("forge.gateway.device=" + config.device() + ", forge.gateway.dtype="
-                        + config.dtype() + ": " + e.getMessage(), e);
-            }
-        }
-        return target;
-    }
 
     private void evictBeyondBudget(String keep) {
         long budget = config.memoryBudgetMib() << 20;

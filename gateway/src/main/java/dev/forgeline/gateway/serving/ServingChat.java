@@ -23,9 +23,7 @@ import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 
 /** {@code /v1/chat/completions} on an in-process model: protocol objects in, engine calls, protocol objects out. */
@@ -107,17 +105,11 @@ public class ServingChat {
         return new ChatLogprobs(content);
     }
 
-    /**
-     * Chunks as tokens arrive: content deltas, a finish chunk per choice, the usage chunk, [DONE].
-     * A chunk's logprobs are those of the tokens whose text it carries; a token whose text is held
-     * back (part of a character or of a stop string) or has none (the stop token) reports in the
-     * next chunk of its choice, the finish chunk at the latest, so the chunks together hold every
-     * token's logprobs, as the response that is not streamed does.
-     */
+    /** Chunks as tokens arrive: content deltas, a finish chunk per choice, the usage chunk, [DONE]. */
     private static final class StreamListener implements ChoiceSet.Listener {
         private final ChatCompletionRequest req;
         private final ModelRunner runner;
-        private final Map<Integer, List<TokenLogprob>> pending = new HashMap<>();
+        private final PendingLogprobs pending = new PendingLogprobs();
         private final String id;
         private final long created;
         private final int promptTokens;
@@ -139,9 +131,7 @@ public class ServingChat {
 
         @Override
         public void onDelta(int index, int token, String textDelta, TokenLogprob logprob) {
-            if (logprob != null) {
-                pending.computeIfAbsent(index, i -> new ArrayList<>()).add(logprob);
-            }
+            pending.add(index, logprob);
             if (!textDelta.isEmpty()) {
                 chunk(new ChatChunkChoice(index, new Delta(null, textDelta), takePending(index), null));
             }
@@ -153,7 +143,7 @@ public class ServingChat {
         }
 
         private ChatLogprobs takePending(int index) {
-            List<TokenLogprob> tokens = pending.remove(index);
+            List<TokenLogprob> tokens = pending.take(index);
             return tokens == null ? null : logprobs(runner, tokens);
         }
 

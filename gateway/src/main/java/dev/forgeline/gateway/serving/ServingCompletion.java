@@ -90,15 +90,12 @@ public class ServingCompletion {
         if (stream != null) {
             ChoiceSet set = ChoiceSet.submit(req.model(), scheduler, prompts, params, totalPrompt,
                     new ChoiceSet.Listener() {
-                        // as in chat: a chunk carries the logprobs of the tokens whose text it holds
-                        private final Map<Integer, List<TokenLogprob>> pending = new HashMap<>();
+                        private final PendingLogprobs pending = new PendingLogprobs();
                         private final Map<Integer, Integer> offsets = new HashMap<>();
 
                         @Override
                         public void onDelta(int index, int token, String textDelta, TokenLogprob logprob) {
-                            if (logprob != null) {
-                                pending.computeIfAbsent(index, i -> new ArrayList<>()).add(logprob);
-                            }
+                            pending.add(index, logprob);
                             if (!textDelta.isEmpty()) {
                                 stream.send(chunk(req, id, created, index, textDelta, takePending(index), null));
                             }
@@ -110,7 +107,7 @@ public class ServingCompletion {
                         }
 
                         private CompletionLogprobs takePending(int index) {
-                            List<TokenLogprob> tokens = pending.remove(index);
+                            List<TokenLogprob> tokens = pending.take(index);
                             if (tokens == null) {
                                 return null;
                             }

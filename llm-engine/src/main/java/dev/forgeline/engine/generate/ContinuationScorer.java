@@ -191,7 +191,7 @@ public final class ContinuationScorer {
                     for (int j = 0; j < (branching[b] ? 1 : cont.length); j++) {
                         int offset = (firstRead[b] + j) * vocab;
                         sums[b][c] += lp[offset + cont[j]];
-                        greedy[b][c] &= argmax(lp, offset, vocab) == cont[j];
+                        greedy[b][c] &= Sampler.argmax(lp, offset, vocab) == cont[j];
                     }
                 }
                 if (cache != null) {
@@ -260,7 +260,7 @@ public final class ContinuationScorer {
                 for (int j = 1; j < cont.length; j++) {
                     int offset = (b * steps + j - 1) * vocab;
                     sums[b][c] += lp[offset + cont[j]];
-                    greedy[b][c] &= argmax(lp, offset, vocab) == cont[j];
+                    greedy[b][c] &= Sampler.argmax(lp, offset, vocab) == cont[j];
                 }
             }
         }
@@ -268,15 +268,5 @@ public final class ContinuationScorer {
 
     private static float[] logProbs(NDArray logits) {
         return logits.toType(DataType.FLOAT32, false).logSoftmax(-1).toFloatArray();
-    }
-
-    private static int argmax(float[] a, int offset, int length) {
-        int best = 0;
-        for (int v = 1; v < length; v++) {
-            if (a[offset + v] > a[offset + best]) {
-                best = v;
-            }
-        }
-        return best;
     }
 }

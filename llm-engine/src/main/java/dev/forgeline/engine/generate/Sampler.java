@@ -85,9 +85,14 @@ public final class Sampler {
 
     /** Index of the largest value; the lowest index wins ties, as in llama2.c and torch.argmax. */
     public static int argmax(float[] v, int n) {
+        return argmax(v, 0, n);
+    }
+
+    /** {@link #argmax(float[], int)} of {@code v[from, from + n)}, as an index into that range. */
+    public static int argmax(float[] v, int from, int n) {
         int best = 0;
         for (int i = 1; i < n; i++) {
-            if (v[i] > v[best]) {
+            if (v[from + i] > v[from + best]) {
                 best = i;
             }
         }

@@ -161,20 +161,14 @@ public final class DecodeBenchmark {
 
     /**
      * Prefill as a server does it: through {@code BatchDecoder.add}, on the CPU decode kernel.
-     * Returns {first round, best of the three after it, seconds the first decoder took to be made
-     * (it packs the weights unless they are packed already)}.
+     * Returns {first round, best of the three after it}.
      */
     static double[] kernelPrefillTokensPerSecond(CausalLm model, int length, SplittableRandom random) {
         double first = 0;
         double best = 0;
-        double makeSeconds = 0;
         SamplingParams one = SamplingParams.builder().maxTokens(1).build();
         for (int r = 0; r < 4; r++) {
-            long made = System.nanoTime();
             try (BatchDecoder decoder = new BatchDecoder(model, 1, length + 8)) {
-                if (r == 0) {
-                    makeSeconds = (System.nanoTime() - made) / 1e9;
-                }
                 int[] ids = prompt(random, length, model.config().vocabSize());
                 long t0 = System.nanoTime();
                 decoder.add(ids, one, null, null);
@@ -186,7 +180,7 @@ public final class DecodeBenchmark {
                 }
             }
         }
-        return new double[] {first, best, makeSeconds};
+        return new double[] {first, best};
     }
 
     /*

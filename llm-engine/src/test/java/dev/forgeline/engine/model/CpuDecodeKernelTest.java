@@ -8,6 +8,7 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDManager;
 import ai.djl.pytorch.jni.JniUtils;
 import dev.forgeline.engine.config.ModelConfig;
+import dev.forgeline.engine.generate.Sampler;
 import dev.forgeline.engine.train.TrainableSet;
 import dev.forgeline.engine.train.TrainingConfig;
 import java.nio.file.Path;
@@ -89,7 +90,7 @@ class CpuDecodeKernelTest {
                 for (int b = 0; b < rows; b++) {
                     tensorCache.setLength(b, tensorCache.length(b) + 1);
                     kernelCache.setLength(b, kernelCache.length(b) + 1);
-                    next[b] = argmax(expected, b * vocab, vocab);
+                    next[b] = Sampler.argmax(expected, b * vocab, vocab);
                 }
             }
             assertTrue(maxDiff < 1e-5, name + ": max |kernel - tensor path| = " + maxDiff);
@@ -141,7 +142,7 @@ class CpuDecodeKernelTest {
             float[] actual = kernel.prefill(kernelCache, 1, prompt);
             kernelCache.setLength(1, prompt.length);
             assertClose(expected, actual, name + ", prefill");
-            int[] next = {first[first.length - 1], argmax(expected, 0, vocab)};
+            int[] next = {first[first.length - 1], Sampler.argmax(expected, 0, vocab)};
             for (int s = 0; s < 2; s++) {
                 expected = tensorStep(model, tensorCache, next, 2);
                 actual = kernel.step(kernelCache, next, 2);
@@ -149,7 +150,7 @@ class CpuDecodeKernelTest {
                 for (int b = 0; b < 2; b++) {
                     tensorCache.setLength(b, tensorCache.length(b) + 1);
                     kernelCache.setLength(b, kernelCache.length(b) + 1);
-                    next[b] = argmax(expected, b * vocab, vocab);
+                    next[b] = Sampler.argmax(expected, b * vocab, vocab);
                 }
             }
         } finally {
@@ -255,15 +256,5 @@ class CpuDecodeKernelTest {
             Step step = Step.cached(m, model, cache, 0, n, 1);
             return model.logitsAt(model.hidden(model.tokens(m, last, 1, 0), step), step, new int[n]).toFloatArray();
         }
-    }
-
-    private static int argmax(float[] v, int from, int length) {
-        int best = 0;
-        for (int i = 1; i < length; i++) {
-            if (v[from + i] > v[from + best]) {
-                best = i;
-            }
-        }
-        return best;
     }
 }

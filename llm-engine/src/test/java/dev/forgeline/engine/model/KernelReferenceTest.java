@@ -14,6 +14,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.forgeline.engine.ModelFormatException;
 import dev.forgeline.engine.generate.BatchDecoder;
+import dev.forgeline.engine.generate.Sampler;
 import dev.forgeline.engine.generate.SamplingParams;
 import dev.forgeline.engine.generate.TokenLogprobs;
 import dev.forgeline.engine.model.Float64Llama.Perturbation;
@@ -238,7 +239,7 @@ class KernelReferenceTest {
                     trace.fed(r, ids);
                     trace.logits(r, logits, 0, vocab);
                 }
-                next[r] = argmax(trace.logits.get(r).get(ids.length - 1), 0, vocab);
+                next[r] = Sampler.argmax(trace.logits.get(r).get(ids.length - 1), vocab);
             }
             for (int s = 0; s < BATCHED_STEPS + SINGLE_STEPS; s++) {
                 int rows = s < BATCHED_STEPS ? 2 : 1;
@@ -247,7 +248,7 @@ class KernelReferenceTest {
                     cache.setLength(r, cache.length(r) + 1);
                     trace.fed(r, next[r]);
                     trace.logits(r, logits, r * vocab, vocab);
-                    next[r] = argmax(logits, r * vocab, vocab);
+                    next[r] = Sampler.argmax(logits, r * vocab, vocab);
                 }
             }
         }
@@ -433,15 +434,5 @@ class KernelReferenceTest {
             }
         }
         return second;
-    }
-
-    private static int argmax(float[] v, int from, int length) {
-        int best = 0;
-        for (int i = 1; i < length; i++) {
-            if (v[from + i] > v[from + best]) {
-                best = i;
-            }
-        }
-        return best;
     }
 }
