@@ -3,6 +3,7 @@ package dev.forgeline.gateway;
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 import io.smallrye.config.WithName;
+import dev.forgeline.engine.model.WeightLayout;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
@@ -19,10 +20,7 @@ public interface GatewayConfig {
     @WithName("api-keys")
     Optional<List<String>> apiKeys();
 
-    /**
-     * Sequences decoded together per loaded model; the CPU kernel's row limit (16), beyond which a
-     * step takes the slower tensor path (logged at startup).
-     */
+    /** Sequences decoded together per loaded model (the CPU kernel steps them 16 rows at a time). */
     @WithName("max-batch")
     @WithDefault("16")
     int maxBatch();
@@ -67,6 +65,15 @@ public interface GatewayConfig {
      */
     @WithDefault("float32")
     String dtype();
+
+    /**
+     * How a loaded model holds its weights: {@code packed}, only in the CPU kernel's tiles (about 1x
+     * the weights; float32 on the CPU with the Vector API and heap room, else it loads as
+     * {@code tensors} and logs why), or {@code tensors}, libtorch's tensors plus the kernel's packed
+     * copy (2x on the CPU).
+     */
+    @WithDefault("packed")
+    WeightLayout weights();
 
     /** Follow {@code forge.models} so that approved models become servable without a restart. */
     @WithName("registry.enabled")

@@ -1,24 +1,21 @@
 package dev.forgeline.gateway.engine;
 
 import ai.djl.Device;
-import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import dev.forgeline.engine.config.GenerationConfig;
 import dev.forgeline.engine.generate.BatchDecoder;
+import dev.forgeline.engine.generate.PromptLogprobs;
 import dev.forgeline.engine.generate.SamplingParams;
 import dev.forgeline.engine.generate.Sequence;
 import dev.forgeline.engine.generate.TokenLogprobs;
 import dev.forgeline.engine.model.CausalLm;
-import dev.forgeline.engine.model.NoGradient;
-import dev.forgeline.engine.model.Step;
+import dev.forgeline.engine.model.WeightLayout;
 import dev.forgeline.engine.tokenizer.ChatMessage;
 import dev.forgeline.engine.tokenizer.ChatTemplate;
 import dev.forgeline.engine.tokenizer.Tokenizer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
@@ -49,8 +46,8 @@ public final class LlmEngineRunner implements ModelRunner {
      *
      * @param maxContext caps the context (and so each sequence's KV cache rows); 0 for the model's own
      */
-    public static LlmEngineRunner load(Path dir, Device device, DataType dtype, int maxContext) {
-        CausalLm model = CausalLm.load(dir, device, dtype);
+    public static LlmEngineRunner load(Path dir, Device device, DataType dtype, int maxContext, WeightLayout layout) {
+        CausalLm model = CausalLm.load(dir, device, dtype, layout);
         try {
             Tokenizer tokenizer = Tokenizer.load(dir);
             ChatTemplate template;
@@ -60,6 +57,9 @@ public final class LlmEngineRunner implements ModelRunner {
                 template = null;
             }
             BatchDecoder.warmUp(model);
+            // The heap grew while the packed weights were allocated; a full collection gives what
+            // is free beyond -XX:MaxHeapFreeRatio back to the OS before the model serves.
+            System.gc();
             int window = model.config().maxPositionEmbeddings();
             int context = maxContext > 0 ? Math.min(window, maxContext) : window;
             return new LlmEngineRunner(model, tokenizer, template, GenerationConfig.read(dir, model.config()),
@@ -201,24 +201,7 @@ public final class LlmEngineRunner implements ModelRunner {
         int[] all = new int[context.length + tokens.length];
         System.arraycopy(context, 0, all, 0, context.length);
         System.arraycopy(tokens, 0, all, context.length, tokens.length);
-        // positions 0..n-2 predict tokens 1..n-1; the last token predicts nothing we report
-        int n = all.length;
-        int[] input = java.util.Arrays.copyOf(all, n - 1);
-        List<TokenLogprob> out = new ArrayList<>();
-        if (input.length == 0) {
-            return out;
-        }
-        try (NoGradient ignored = NoGradient.enter(); NDManager m = model.manager().newSubManager()) {
-            NDArray ids = model.tokens(m, List.of(input), input.length, 0);
-            Step step = Step.uncached(m, model, 1, input.length);
-            float[] flat = model.forward(ids, step).toType(DataType.FLOAT32, false).toFloatArray(); // (T * vocab)
-            int vocab = model.config().vocabSize();
-            for (int t = context.length - 1; t < input.length; t++) { // the positions that predict `tokens`
-                float[] logits = java.util.Arrays.copyOfRange(flat, t * vocab, (t + 1) * vocab);
-                out.add(convert(TokenLogprobs.of(logits, all[t + 1], top)));
-            }
-        }
-        return out;
+        return PromptLogprobs.of(model, all, context.length, top).stream().map(LlmEngineRunner::convert).toList();
     }
 
     private static TokenLogprob convert(TokenLogprobs lp) {

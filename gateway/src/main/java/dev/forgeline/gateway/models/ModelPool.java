@@ -2,7 +2,6 @@ package dev.forgeline.gateway.models;
 
 import dev.forgeline.engine.ComputeTarget;
 import dev.forgeline.engine.hub.HubModelResolver;
-import dev.forgeline.engine.model.CpuDecodeKernel;
 import dev.forgeline.gateway.GatewayConfig;
 import dev.forgeline.gateway.engine.BatchScheduler;
 import dev.forgeline.gateway.engine.LlmEngineRunner;
@@ -84,7 +83,7 @@ public class ModelPool {
                 throw new java.io.UncheckedIOException(e);
             }
         }
-        ModelRunner runner = LlmEngineRunner.load(dir, target.device(), target.dtype(), config.maxContext());
+        ModelRunner runner = LlmEngineRunner.load(dir, target.device(), target.dtype(), config.maxContext(), config.weights());
         BatchScheduler scheduler = new BatchScheduler(entry.id(), runner, config.maxBatch(), config.maxWaiting(),
                 config.prefillTokensPerStep());
         Tags tags = Tags.of("model", entry.id());
@@ -108,10 +107,6 @@ public class ModelPool {
         } catch (IllegalArgumentException e) {
             throw new IllegalStateException("forge.gateway.device=" + config.device() + ", forge.gateway.dtype="
                     + config.dtype() + ": " + e.getMessage(), e);
-        }
-        if (config.maxBatch() > CpuDecodeKernel.MAX_ROWS && !target.device().isGpu()) {
-            LOG.warnf("forge.gateway.max-batch=%d: steps of more than %d rows leave the CPU kernel for the slower tensor path",
-                    config.maxBatch(), CpuDecodeKernel.MAX_ROWS);
         }
     }
 

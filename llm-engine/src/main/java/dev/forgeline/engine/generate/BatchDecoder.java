@@ -18,11 +18,11 @@ import java.util.List;
  * row) and retires the ones that finished. Active sequences occupy rows [0, n) so the batch is
  * a contiguous view of the cache; a retired row is refilled by moving the last one into it.
  *
- * <p>A step of up to 16 rows of a float32 CPU model without unmerged adapters runs through
- * {@link CpuDecodeKernel} (the small per-token math in Java); any other goes through the model's
- * tensor forward. For such a model the decoder packs the kernel's weights when it is made, so
- * prompts are prefilled through the kernel from the first one ({@link CpuDecodeKernel#prefills});
- * without room to pack they go through the tensor forward.
+ * <p>Steps of a float32 CPU model without unmerged adapters run through {@link CpuDecodeKernel}
+ * (the small per-token math in Java); any other goes through the model's tensor forward. For such
+ * a model the weights are packed for the kernel when it loads ({@code WeightLayout.PACKED}) or
+ * else when the decoder is made, so prompts are prefilled through the kernel from the first one
+ * ({@link CpuDecodeKernel#prefills}); without room to pack they go through the tensor forward.
  *
  * <p>Not thread-safe: one scheduler thread drives it.
  */
@@ -44,7 +44,7 @@ public final class BatchDecoder implements AutoCloseable {
         this.limit = Math.min(maxLength, model.config().maxPositionEmbeddings());
         this.cache = new KvCache(model.manager(), model.config(), capacity, limit, model.dataType());
         this.rows = new Sequence[capacity];
-        if (CpuDecodeKernel.handles(model, cache, 1)) {
+        if (CpuDecodeKernel.handles(model, cache)) {
             kernel().packWeights();
         }
     }
@@ -85,7 +85,7 @@ public final class BatchDecoder implements AutoCloseable {
         Sequence seq = new Sequence(prompt, params, model.config().vocabSize(), decoder, listener);
         int row = active;
         cache.setLength(row, 0);
-        float[] logits = CpuDecodeKernel.handles(model, cache, 1) && kernel().prefills()
+        float[] logits = CpuDecodeKernel.handles(model, cache) && kernel().prefills()
                 ? kernel().prefill(cache, row, prompt)
                 : tensorPrefill(row, prompt);
         cache.setLength(row, prompt.length);
@@ -103,7 +103,7 @@ public final class BatchDecoder implements AutoCloseable {
         if (n == 0) {
             return List.of();
         }
-        float[] logits = CpuDecodeKernel.handles(model, cache, n) ? kernelStep(n) : tensorStep(n); // (n * vocab)
+        float[] logits = CpuDecodeKernel.handles(model, cache) ? kernelStep(n) : tensorStep(n); // (n * vocab)
         int vocab = model.config().vocabSize();
         List<Sequence> finished = new ArrayList<>();
         for (int b = 0; b < n; b++) {

@@ -30,15 +30,16 @@ public final class CausalLm implements AutoCloseable {
     private ModelConfig config; // tie_word_embeddings turns false when a tied head gets a merged adapter
     private final NDManager manager;
     private final DataType dtype;
-    private final NDArray embedTokens; // (vocab, hidden)
+    private final NDArray embedTokens; // (vocab, hidden); null when a packed tied head holds it (WeightLayout.PACKED)
     private final List<DecoderLayer> layers;
     private final RmsNorm norm;
     private final Linear lmHead; // (vocab, hidden), shares embedTokens when tied
     private final RotaryEmbedding rotary;
     private final Map<String, Linear> projections; // HF module name -> the Linear holding it
+    private final boolean packedOnly; // the projections live in the CPU kernel's tiles alone
 
     private CausalLm(ModelConfig config, NDManager manager, DataType dtype, NDArray embedTokens,
-            List<DecoderLayer> layers, RmsNorm norm, Linear lmHead, Map<String, Linear> projections) {
+            List<DecoderLayer> layers, RmsNorm norm, Linear lmHead, Map<String, Linear> projections, boolean packedOnly) {
         this.config = config;
         this.manager = manager;
         this.dtype = dtype;
@@ -47,23 +48,35 @@ public final class CausalLm implements AutoCloseable {
         this.norm = norm;
         this.lmHead = lmHead;
         this.projections = projections;
+        this.packedOnly = packedOnly;
         this.rotary = new RotaryEmbedding(config, manager, dtype);
     }
 
-    /** Loads config.json and the safetensors weights of {@code dir}. */
+    /** Loads config.json and the safetensors weights of {@code dir} as {@link WeightLayout#TENSORS}. */
     public static CausalLm load(Path dir, Device device, DataType dtype) {
+        return load(dir, device, dtype, WeightLayout.TENSORS);
+    }
+
+    /** Loads config.json and the safetensors weights of {@code dir}. */
+    public static CausalLm load(Path dir, Device device, DataType dtype, WeightLayout layout) {
         ModelConfig config = ModelConfig.read(dir);
         try (SafetensorsReader reader = SafetensorsReader.open(dir)) {
-            return load(config, reader, device, dtype);
+            return load(config, reader, device, dtype, layout);
         }
     }
 
     public static CausalLm load(ModelConfig c, SafetensorsReader reader, Device device, DataType dtype) {
+        return load(c, reader, device, dtype, WeightLayout.TENSORS);
+    }
+
+    public static CausalLm load(ModelConfig c, SafetensorsReader reader, Device device, DataType dtype,
+            WeightLayout layout) {
         Map<String, long[]> expected = expectedShapes(c);
         check(expected, reader);
+        boolean pack = layout == WeightLayout.PACKED && CpuDecodeKernel.holdsPacked(c, device, dtype);
         NDManager manager = NDManager.newBaseManager(device);
         try {
-            Loader w = new Loader(reader, manager, dtype);
+            Loader w = new Loader(reader, manager, dtype, pack);
             Map<String, Linear> projections = new LinkedHashMap<>();
             List<DecoderLayer> layers = new ArrayList<>();
             for (int i = 0; i < c.numHiddenLayers(); i++) {
@@ -87,9 +100,16 @@ public final class CausalLm implements AutoCloseable {
             Linear lmHead = c.tieWordEmbeddings()
                     ? Linear.sharing("lm_head", embed)
                     : new Linear("lm_head", w.read("lm_head.weight"), null);
+            if (pack) {
+                lmHead.packAndRelease();
+                if (c.tieWordEmbeddings()) { // the head's tiles serve the lookups
+                    embed.close();
+                    embed = null;
+                }
+            }
             projections.put("lm_head", lmHead);
             RmsNorm norm = new RmsNorm(w.read("model.norm.weight"), c.rmsNormEps());
-            return new CausalLm(c, manager, dtype, embed, layers, norm, lmHead, projections);
+            return new CausalLm(c, manager, dtype, embed, layers, norm, lmHead, projections, pack);
         } catch (RuntimeException e) {
             manager.close();
             throw e;
@@ -153,8 +173,11 @@ public final class CausalLm implements AutoCloseable {
         }
     }
 
-    /** Reads checkpoint tensors into the model's manager and stacks projections. */
-    private record Loader(SafetensorsReader reader, NDManager manager, DataType dtype) {
+    /**
+     * Reads checkpoint tensors into the model's manager and stacks projections; {@code pack}: each
+     * projection goes into the kernel's tiles as it loads, so libtorch holds one layer's at a time.
+     */
+    private record Loader(SafetensorsReader reader, NDManager manager, DataType dtype, boolean pack) {
         NDArray read(String name) {
             return reader.read(name, manager, dtype);
         }
@@ -172,6 +195,9 @@ public final class CausalLm implements AutoCloseable {
             if (names.size() > 1) {
                 weights.forEach(NDArray::close); // concat made a stacked copy
                 biases.forEach(NDArray::close);
+            }
+            if (pack) {
+                linear.packAndRelease();
             }
             return linear;
         }
@@ -192,6 +218,9 @@ public final class CausalLm implements AutoCloseable {
 
     /** Final-norm hidden states: ids (B, T) int64 -> (B, T, hidden). */
     public NDArray hidden(NDArray inputIds, Step step) {
+        if (packedOnly) {
+            throw new IllegalStateException("this model was loaded with WeightLayout.PACKED: only CpuDecodeKernel runs it");
+        }
         NDArray x = inputIds.getNDArrayInternal()
                 .embedding(inputIds, embedTokens, SparseFormat.DENSE).singletonOrThrow(); // (B, T, hidden)
         for (DecoderLayer layer : layers) {
@@ -281,6 +310,9 @@ public final class CausalLm implements AutoCloseable {
      * {@code views} so the caller frees them.
      */
     public Map<String, NDArray> stateDict(NDManager views) {
+        if (packedOnly) {
+            throw new IllegalStateException("this model was loaded with WeightLayout.PACKED: its tensors were freed");
+        }
         Map<String, NDArray> s = new LinkedHashMap<>();
         s.put("model.embed_tokens.weight", embedTokens);
         for (int i = 0; i < layers.size(); i++) {
@@ -344,8 +376,14 @@ public final class CausalLm implements AutoCloseable {
         return lmHead;
     }
 
+    /** The token embedding (vocab, hidden), or null when a packed tied head holds it ({@link #packedOnly}). */
     public NDArray embedTokens() {
         return embedTokens;
+    }
+
+    /** Whether the projections live in {@link CpuDecodeKernel}'s tiles alone ({@link WeightLayout#PACKED}). */
+    public boolean packedOnly() {
+        return packedOnly;
     }
 
     /** The model's rotary tables (shared by every step; its arrays live in the model's manager). */

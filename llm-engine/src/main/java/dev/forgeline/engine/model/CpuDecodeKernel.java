@@ -26,13 +26,14 @@ import org.slf4j.LoggerFactory;
  * prompt's positions as rows of one cache row. Design: llm-engine/README.md; measurements:
  * docs/performance.md.
  *
- * <p>Applies to float32 CPU models without unmerged LoRA adapters, for up to {@link #MAX_ROWS}
- * sequences; {@code BatchDecoder} takes the tensor path otherwise. Not thread-safe: one decoder
- * thread drives it.
+ * <p>Applies to float32 CPU models without unmerged LoRA adapters, any number of sequences (steps
+ * go {@link #MAX_ROWS} rows at a time); {@code BatchDecoder} takes the tensor path otherwise. A
+ * model loaded with {@link WeightLayout#PACKED} runs only here. Not thread-safe: one decoder thread
+ * drives it; kernels on other threads may share its model.
  */
 public final class CpuDecodeKernel implements AutoCloseable {
 
-    /** Rows its buffers hold; larger batches take the tensor path (beyond 16 the gain was not measured). */
+    /** Rows of one pass of a decode step; larger batches go in groups of this many (beyond 16 the gain was not measured). */
     public static final int MAX_ROWS = 16;
 
     /** Positions of one prompt that {@link #prefill} feeds at once: each group reads the weights once. */
@@ -127,9 +128,42 @@ public final class CpuDecodeKernel implements AutoCloseable {
         this.partScores = new float[team == null ? 0 : team.size()][0];
     }
 
-    /** Whether {@link #step} can decode {@code rows} sequences of this model with this cache. */
-    public static boolean handles(CausalLm model, KvCache cache, int rows) {
-        if (rows < 1 || rows > MAX_ROWS || model.dataType() != DataType.FLOAT32
+    /**
+     * Whether a model loaded for serving on this device in this dtype can be held in packed tiles
+     * alone ({@link WeightLayout#PACKED}); logs why not.
+     */
+    static boolean holdsPacked(ModelConfig c, Device device, DataType dtype) {
+        long floats = 0;
+        long largest = 0;
+        long q = (long) c.numAttentionHeads() * c.headDim();
+        long kv = (long) c.numKeyValueHeads() * c.headDim();
+        long[][] shapes = { // (out, in) of each layer's projections, then the head
+            {q + 2 * kv, c.hiddenSize()}, {c.hiddenSize(), q}, {2L * c.intermediateSize(), c.hiddenSize()},
+            {c.hiddenSize(), c.intermediateSize()}};
+        for (long[] shape : shapes) {
+            floats += c.numHiddenLayers() * PackedWeight.floats(shape[0], shape[1]);
+            largest = Math.max(largest, PackedWeight.floats(shape[0], shape[1]));
+        }
+        floats += PackedWeight.floats(c.vocabSize(), c.hiddenSize());
+        largest = Math.max(largest, PackedWeight.floats(c.vocabSize(), c.hiddenSize()));
+        String why = dtype != DataType.FLOAT32 || !Device.Type.CPU.equals(device.getDeviceType())
+                ? "the CPU kernel runs float32 on the CPU, not " + dtype + " on " + device
+                : !VECTOR_API || !PackedMatmul.pays()
+                ? "packed tiles need the Vector API (--add-modules jdk.incubator.vector) and 16-float vectors"
+                : largest > Integer.MAX_VALUE - 8 ? "a projection is too large for one Java array"
+                : !PackedWeight.fits(floats * Float.BYTES)
+                ? "the Java heap has " + PackedWeight.freeMegabytes() + " MB free for " + (floats * Float.BYTES >> 20)
+                        + " MB of packed weights (half stays free; -Xmx sets the heap)"
+                : null;
+        if (why != null) {
+            LOG.info("weights stay as libtorch tensors, the kernel packs a copy: {}", why);
+        }
+        return why == null;
+    }
+
+    /** Whether {@link #step} can decode sequences of this model with this cache. */
+    public static boolean handles(CausalLm model, KvCache cache) {
+        if (model.dataType() != DataType.FLOAT32
                 || !Device.Type.CPU.equals(model.device().getDeviceType())
                 || !(model.manager() instanceof PtNDManager)) {
             return false;
@@ -146,18 +180,28 @@ public final class CpuDecodeKernel implements AutoCloseable {
 
     /**
      * Feeds {@code tokens[b]} to cache row b at position {@code cache.length(b)}, writing its key
-     * and value there, for rows [0, n). Lengths are left to the caller, as with {@link Step}.
+     * and value there, for rows [0, n), {@link #MAX_ROWS} at a time. Lengths are left to the
+     * caller, as with {@link Step}.
      *
      * @return logits, (n, vocab) row-major
      */
     public float[] step(KvCache cache, int[] tokens, int n) {
-        for (int b = 0; b < n; b++) {
-            cacheRow[b] = b;
-            position[b] = cache.length(b);
-        }
+        float[] logits = n <= MAX_ROWS ? null : new float[n * vocab];
         try (NoGradient ignored = NoGradient.enter()) {
-            return forward(cache, tokens, n, false);
+            for (int from = 0; from < n; from += MAX_ROWS) {
+                int rows = Math.min(MAX_ROWS, n - from);
+                for (int b = 0; b < rows; b++) {
+                    cacheRow[b] = from + b;
+                    position[b] = cache.length(from + b);
+                }
+                float[] part = forward(cache, Arrays.copyOfRange(tokens, from, from + rows), rows, false, false);
+                if (logits == null) {
+                    return part;
+                }
+                System.arraycopy(part, 0, logits, from * vocab, rows * vocab);
+            }
         }
+        return logits;
     }
 
     /**
@@ -184,6 +228,19 @@ public final class CpuDecodeKernel implements AutoCloseable {
      * @return the last position's logits, (vocab)
      */
     public float[] prefill(KvCache cache, int row, int[] tokens) {
+        return prefill(cache, row, tokens, null);
+    }
+
+    /** Logits of one position of a prompt: {@code logits[offset, offset + vocab)} belong to {@code tokens[index]}. */
+    public interface PositionLogits {
+        void accept(int index, float[] logits, int offset);
+    }
+
+    /**
+     * {@link #prefill}, every position's logits handed to {@code each} in order (a prompt's own
+     * log-probabilities), or only the last one's returned when {@code each} is null.
+     */
+    public float[] prefill(KvCache cache, int row, int[] tokens, PositionLogits each) {
         if (tokens.length == 0) {
             throw new IllegalArgumentException("an empty prompt has no logits");
         }
@@ -196,25 +253,32 @@ public final class CpuDecodeKernel implements AutoCloseable {
                     cacheRow[i] = row;
                     position[i] = start + from + i;
                 }
-                logits = forward(cache, Arrays.copyOfRange(tokens, from, from + n), n, true);
+                logits = forward(cache, Arrays.copyOfRange(tokens, from, from + n), n, true, each == null);
+                for (int i = 0; each != null && i < n; i++) {
+                    each.accept(from + i, logits, i * vocab);
+                }
             }
         }
-        return logits;
+        return each == null ? logits : null;
     }
 
     /**
-     * {@code positionsOfOneRow}: the rows are consecutive positions of one cache row (a prefill),
-     * and only the last one's logits are returned.
+     * {@code positionsOfOneRow}: the rows are consecutive positions of one cache row (a prefill);
+     * {@code lastRowOnly}: only the last row goes through lm_head, and its logits are returned.
      */
-    private float[] forward(KvCache cache, int[] tokens, int n, boolean positionsOfOneRow) {
+    private float[] forward(KvCache cache, int[] tokens, int n, boolean positionsOfOneRow, boolean lastRowOnly) {
         int maxLength = 0;
         for (int b = 0; b < n; b++) {
             maxLength = Math.max(maxLength, position[b] + 1);
         }
         cache.ensure(maxLength);
-        FloatBuffer embedding = view(model.embedTokens());
+        FloatBuffer table = model.embedTokens() == null ? null : view(model.embedTokens());
         for (int b = 0; b < n; b++) {
-            embedding.get(tokens[b] * hidden, x, b * hidden, hidden);
+            if (table != null) {
+                table.get(tokens[b] * hidden, x, b * hidden, hidden);
+            } else { // a packed tied head holds the embedding
+                model.lmHead().packed().row(tokens[b], x, b * hidden);
+            }
         }
         float[] cos = new float[n * headDim / 2];
         float[] sin = new float[cos.length];
@@ -227,7 +291,7 @@ public final class CpuDecodeKernel implements AutoCloseable {
             mlp(layer, n);
         }
         rmsNorm(model.norm(), n, normed);
-        if (positionsOfOneRow) { // the last position alone goes through lm_head
+        if (lastRowOnly) {
             System.arraycopy(normed, (n - 1) * hidden, normed, 0, hidden);
             n = 1;
         }

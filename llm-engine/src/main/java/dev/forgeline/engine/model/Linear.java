@@ -25,7 +25,9 @@ public final class Linear {
     private final List<String> names;
     private final long[] outSizes;
     private final long[] offsets; // split points between slices along the output axis
-    private NDArray weight; // (sum(out), in): nn.Linear's layout, as in the checkpoint
+    private final long out; // sum(outSizes)
+    private final long in;
+    private NDArray weight; // (out, in): nn.Linear's layout, as in the checkpoint; null once released (see packAndRelease)
     private NDArray bias; // (sum(out)) or null
     private boolean sharedWeight; // weight belongs to someone else (a tied lm_head's embedding): never freed here
     private NDArray transposed; // (in, out) view of weight for inference, made on first use
@@ -48,6 +50,8 @@ public final class Linear {
             sum += outSizes[i];
             offsets[i] = sum;
         }
+        this.out = sum + outSizes[outSizes.length - 1];
+        this.in = weight.getShape().get(1);
         this.weight = weight;
         this.bias = bias;
     }
@@ -85,6 +89,7 @@ public final class Linear {
 
     /** x (..., in) -> (..., out). */
     public NDArray forward(NDArray x) {
+        requireTensor();
         if (adapters.isEmpty()) {
             return JniUtils.isGradMode()
                     ? ai.djl.nn.core.Linear.linear(x, weight, bias).singletonOrThrow()
@@ -154,6 +159,7 @@ public final class Linear {
      * threads) through the per-thread view, else (n, out).
      */
     NDArray timesWeight(NDArray rows, int n) {
+        requireTensor();
         if (n >= FEW_ROWS_MIN && outFeatures() % BLOCK == 0 && cpuFloat32()) {
             return rows.matMul(blocks());
         }
@@ -212,11 +218,12 @@ public final class Linear {
         return blocks;
     }
 
-    private long outFeatures() {
-        return weight.getShape().get(0);
+    public long outFeatures() {
+        return out;
     }
 
     public void attach(String name, LoraAdapter adapter) {
+        requireTensor();
         int i = indexOf(name);
         if (adapter.a().getShape().get(1) != inFeatures() || adapter.b().getShape().get(0) != outSizes[i]) {
             throw new IllegalArgumentException("LoRA for " + name + " has A " + adapter.a().getShape() + " and B "
@@ -244,6 +251,7 @@ public final class Linear {
         if (adapters.isEmpty()) {
             return;
         }
+        requireTensor();
         try (NoGradient ignored = NoGradient.enter(); NDManager scratch = weight.getManager().newSubManager()) {
             NDList merged = new NDList(names.size());
             for (int i = 0; i < names.size(); i++) {
@@ -272,6 +280,7 @@ public final class Linear {
 
     /** One projection's rows of the stacked weight (a view), for export under its own name. */
     public NDArray weight(String name, NDManager views) {
+        requireTensor();
         return rows(weight, name, views);
     }
 
@@ -287,6 +296,7 @@ public final class Linear {
 
     /** Freezes or unfreezes the base weight (full fine-tuning trains it; LoRA leaves it frozen). */
     public void setTrainable(boolean trainable) {
+        requireTensor();
         dropPacked();
         weight.setRequiresGradient(trainable);
         if (bias != null) {
@@ -294,6 +304,7 @@ public final class Linear {
         }
     }
 
+    /** The weight tensor (out, in), or null once {@link #packAndRelease} freed it. */
     public NDArray weight() {
         return weight;
     }
@@ -311,7 +322,7 @@ public final class Linear {
     }
 
     public long inFeatures() {
-        return weight.getShape().get(1);
+        return in;
     }
 
     /** The copy of the weight that {@link CpuDecodeKernel} packed for its products, or null. */
@@ -325,6 +336,26 @@ public final class Linear {
             packed = copy;
         }
         return packed;
+    }
+
+    /**
+     * Keeps the weight only as {@link CpuDecodeKernel}'s tiles and frees libtorch's copy, unless it
+     * is shared (the caller frees the embedding of a tied head). For a model loaded with
+     * {@link WeightLayout#PACKED}: no tensor path can run this projection afterwards.
+     */
+    synchronized void packAndRelease() {
+        packed = PackedWeight.of(TensorMemory.view(weight), Math.toIntExact(out), Math.toIntExact(in));
+        if (!sharedWeight) {
+            weight.close();
+        }
+        weight = null;
+    }
+
+    private void requireTensor() {
+        if (weight == null) {
+            throw new IllegalStateException(names + " is held only in the CPU kernel's packed tiles (the model was loaded "
+                    + "with WeightLayout.PACKED, for serving): load it with WeightLayout.TENSORS to train, merge or run the tensor path");
+        }
     }
 
     /**

@@ -9,7 +9,8 @@ import java.nio.FloatBuffer;
  *
  * <p>The tiles follow one another and are read in blocks of six (96 features), features past
  * {@code out} (up to a multiple of 96) being zero. The copy is the price: it doubles the memory of
- * the weights it packs (see {@link Linear}).
+ * the weights it packs (see {@link Linear}), unless the model was loaded with
+ * {@link WeightLayout#PACKED}, which frees libtorch's copy.
  */
 final class PackedWeight {
 
@@ -29,6 +30,19 @@ final class PackedWeight {
     /** Floats a packed (out, in) weight takes: its blocks of tiles. */
     static long floats(long out, long in) {
         return blocks(out) * BLOCK * in;
+    }
+
+    /** Whether {@code bytes} of tiles fit on the Java heap: half of what is free stays for everything else. */
+    static boolean fits(long bytes) {
+        Runtime heap = Runtime.getRuntime();
+        long free = heap.maxMemory() - (heap.totalMemory() - heap.freeMemory());
+        return bytes <= free / 2;
+    }
+
+    /** Free Java heap in MB, for the log line that says why a weight was not packed. */
+    static long freeMegabytes() {
+        Runtime heap = Runtime.getRuntime();
+        return (heap.maxMemory() - (heap.totalMemory() - heap.freeMemory())) >> 20;
     }
 
     /** Blocks of six tiles for out features, the last one padded. */
@@ -51,6 +65,14 @@ final class PackedWeight {
             }
         }
         return new PackedWeight(tiles, out, in);
+    }
+
+    /** W's row {@code feature} (in floats), gathered from its tile: a tied head's embedding lookup. */
+    void row(int feature, float[] dst, int offset) {
+        int base = feature / TILE * TILE * in + feature % TILE;
+        for (int j = 0; j < in; j++) {
+            dst[offset + j] = tiles[base + j * TILE];
+        }
     }
 
     /** Blocks of six tiles: 96 output features each, the last one padded. */

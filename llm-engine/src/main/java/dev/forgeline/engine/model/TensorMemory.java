@@ -25,10 +25,19 @@ final class TensorMemory {
             if (views.size() > 4096) {
                 views.clear(); // views of freed tensors (caches of finished decoders) are never read again
             }
-            m = JniUtils.getByteBuffer((PtNDArray) array, true).order(ByteOrder.nativeOrder());
+            m = memory(array);
             views.put(array, m);
         }
         return m;
+    }
+
+    /** A view of one tensor, not kept. */
+    static FloatBuffer view(NDArray array) {
+        return memory(array).asFloatBuffer();
+    }
+
+    private static ByteBuffer memory(NDArray array) {
+        return JniUtils.getByteBuffer((PtNDArray) array, true).order(ByteOrder.nativeOrder());
     }
 
     FloatBuffer floats(NDArray array) {

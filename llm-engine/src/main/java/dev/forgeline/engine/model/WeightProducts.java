@@ -27,8 +27,9 @@ import org.slf4j.LoggerFactory;
  * its input wrapping a direct buffer without a copy.
  *
  * <p>Packing: a copy of each layer weight laid out for {@link PackedMatmul}, kept by its
- * {@link Linear} (on the Java heap, as large as the weight), made by {@link #packAll} when a decoder
- * is made or on the first product of two rows or more. Not packed: weights being trained (they
+ * {@link Linear} (on the Java heap, as large as the weight), made as the model loads
+ * ({@link WeightLayout#PACKED}, which frees the tensors), else by {@link #packAll} when a decoder is
+ * made or on the first product of two rows or more. Not packed: weights being trained (they
  * change in place), weights without room (half the heap stays for everything else; logged once),
  * and all of them without 16-float vectors.
  */
@@ -79,8 +80,7 @@ final class WeightProducts implements AutoCloseable {
             return;
         }
         for (Linear linear : layerWeights(model)) {
-            long[] shape = linear.weight().getShape().getShape(); // (out, in)
-            packed(linear, (int) shape[0], (int) shape[1]);
+            packed(linear, (int) linear.outFeatures(), (int) linear.inFeatures());
         }
     }
 
@@ -100,14 +100,12 @@ final class WeightProducts implements AutoCloseable {
         if (kept != null || linear.weight().hasGradient()) {
             return kept;
         }
-        long bytes = PackedWeight.floats(out, in) * Float.BYTES;
-        Runtime heap = Runtime.getRuntime();
-        long free = heap.maxMemory() - (heap.totalMemory() - heap.freeMemory());
-        if (bytes > Integer.MAX_VALUE || bytes > free / 2) {
+        long floats = PackedWeight.floats(out, in);
+        if (floats > Integer.MAX_VALUE - 8 || !PackedWeight.fits(floats * Float.BYTES)) {
             if (!noRoomLogged) {
                 noRoomLogged = true;
                 LOG.info("no heap room to pack a {} MB weight ({} MB free); products read it in place, slower. -Xmx sets the heap",
-                        bytes >> 20, free >> 20);
+                        floats * Float.BYTES >> 20, PackedWeight.freeMegabytes());
             }
             return null;
         }

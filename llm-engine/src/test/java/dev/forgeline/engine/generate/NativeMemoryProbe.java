@@ -5,6 +5,8 @@ import ai.djl.ndarray.types.DataType;
 import dev.forgeline.engine.config.ModelConfig;
 import dev.forgeline.engine.model.CausalLm;
 import dev.forgeline.engine.model.CpuDecodeKernel;
+import dev.forgeline.engine.model.Linear;
+import dev.forgeline.engine.model.LoraAdapter;
 import dev.forgeline.engine.weights.RandomModel;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -16,10 +18,10 @@ import java.nio.file.Path;
  *
  * <p>Two paths, by the third argument: {@code kernel}, one sequence of {@code steps + 1} tokens
  * (float32 on the CPU: {@link CpuDecodeKernel}'s steps); {@code tensor}, a batch of
- * {@link CpuDecodeKernel#MAX_ROWS} + 1 rows, more than the kernel takes, so every step is the
- * model's tensor forward, with finished sequences replaced at once (their prompts prefilled
- * through the kernel, rows moved) so that the batch stays full and the cache within its first
- * allocation.
+ * {@link CpuDecodeKernel#MAX_ROWS} + 1 rows of a model with an unmerged LoRA adapter, which the
+ * kernel does not take, so every prefill and step is the model's tensor forward, with finished
+ * sequences replaced at once (rows moved) so that the batch stays full and the cache within its
+ * first allocation.
  */
 public final class NativeMemoryProbe {
 
@@ -79,6 +81,9 @@ public final class NativeMemoryProbe {
 
     private static void tensor(CausalLm model, SamplingParams params, int steps) {
         int rows = CpuDecodeKernel.MAX_ROWS + 1;
+        Linear qkv = model.projection("model.layers.0.self_attn.q_proj");
+        qkv.attach("q_proj", LoraAdapter.create(model.manager(), (int) qkv.inFeatures(), (int) qkv.outFeatures("q_proj"),
+                4, 8f, 0f, 1, model.dataType()));
         long warm = 0;
         int measured = 0;
         int sequences = 0;

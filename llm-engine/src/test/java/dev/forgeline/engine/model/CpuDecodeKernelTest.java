@@ -76,7 +76,7 @@ class CpuDecodeKernelTest {
                 }
                 next[b] = prompts[b][prompts[b].length - 1];
             }
-            assertTrue(CpuDecodeKernel.handles(model, kernelCache, n));
+            assertTrue(CpuDecodeKernel.handles(model, kernelCache));
             double maxDiff = 0;
             double scale = 0;
             for (int s = 0; s < 15; s++) {
@@ -213,16 +213,50 @@ class CpuDecodeKernelTest {
     }
 
     @Test
-    void leavesAdaptersAndLargeBatchesToTheTensorPath(@TempDir Path dir) {
+    void leavesAdaptersToTheTensorPath(@TempDir Path dir) {
         ModelConfig config = TinyModels.llamaGqaUntied();
         try (CausalLm model = TinyModels.write(dir, config, 5);
                 KvCache cache = new KvCache(model.manager(), config, CpuDecodeKernel.MAX_ROWS + 1, 64, model.dataType())) {
-            assertTrue(CpuDecodeKernel.handles(model, cache, CpuDecodeKernel.MAX_ROWS));
-            assertFalse(CpuDecodeKernel.handles(model, cache, CpuDecodeKernel.MAX_ROWS + 1));
+            assertTrue(CpuDecodeKernel.handles(model, cache));
             Linear qkv = model.projection("model.layers.0.self_attn.q_proj");
             qkv.attach("q_proj", LoraAdapter.create(model.manager(), (int) qkv.inFeatures(),
                     (int) qkv.outFeatures("q_proj"), 4, 8f, 0f, 1, model.dataType()));
-            assertFalse(CpuDecodeKernel.handles(model, cache, 1), "an unmerged adapter is not in the weights the kernel reads");
+            assertFalse(CpuDecodeKernel.handles(model, cache), "an unmerged adapter is not in the weights the kernel reads");
+        }
+    }
+
+    /** A step of more rows than one pass takes goes in groups of MAX_ROWS: each row's logits as the tensor path's. */
+    @Test
+    void stepsMoreRowsThanOnePassInGroups(@TempDir Path dir) {
+        ModelConfig config = TinyModels.qwen2Bias().toBuilder().maxPositionEmbeddings(128).build();
+        int n = 2 * CpuDecodeKernel.MAX_ROWS + 3;
+        try (CausalLm model = TinyModels.write(dir, config, 5);
+                KvCache tensorCache = new KvCache(model.manager(), config, n, 64, model.dataType());
+                KvCache kernelCache = new KvCache(model.manager(), config, n, 64, model.dataType());
+                CpuDecodeKernel kernel = new CpuDecodeKernel(model)) {
+            int vocab = config.vocabSize();
+            int[] next = new int[n];
+            for (int b = 0; b < n; b++) {
+                int[] prompt = TinyModels.randomIds(2 + b % 7, vocab, b + 1); // rows of different lengths
+                prefill(model, tensorCache, b, prompt);
+                prefill(model, kernelCache, b, prompt);
+                next[b] = prompt[prompt.length - 1];
+            }
+            double maxDiff = 0;
+            for (int s = 0; s < 3; s++) {
+                float[] expected = tensorStep(model, tensorCache, next, n);
+                float[] actual = kernel.step(kernelCache, next, n);
+                assertEquals(expected.length, actual.length);
+                for (int i = 0; i < expected.length; i++) {
+                    maxDiff = Math.max(maxDiff, Math.abs(expected[i] - actual[i]));
+                }
+                for (int b = 0; b < n; b++) {
+                    tensorCache.setLength(b, tensorCache.length(b) + 1);
+                    kernelCache.setLength(b, kernelCache.length(b) + 1);
+                    next[b] = Sampler.argmax(expected, b * vocab, vocab);
+                }
+            }
+            assertTrue(maxDiff < 1e-5, "max |kernel - tensor path| over " + n + " rows = " + maxDiff);
         }
     }
 

@@ -222,7 +222,7 @@ class KernelReferenceTest {
         int vocab = model.config().vocabSize();
         Trace trace = new Trace(2);
         try (KvCache cache = new KvCache(model.manager(), model.config(), 2, CACHE_LENGTH, model.dataType())) {
-            assertTrue(CpuDecodeKernel.handles(model, cache, 2), "the kernel takes this model");
+            assertTrue(CpuDecodeKernel.handles(model, cache), "the kernel takes this model");
             int[] next = new int[2];
             for (int r = 0; r < 2; r++) {
                 int[] ids = prompt(PROMPT_LENGTHS[r], vocab, seed + r);
@@ -338,7 +338,7 @@ class KernelReferenceTest {
         List<List<TokenLogprobs>> streamed = List.of(new ArrayList<>(), new ArrayList<>());
         try (CausalLm model = load(dir); BatchDecoder decoder = new BatchDecoder(model, 2, CACHE_LENGTH)) {
             try (KvCache probe = new KvCache(model.manager(), model.config(), 2, CACHE_LENGTH, model.dataType())) {
-                assertTrue(CpuDecodeKernel.handles(model, probe, 2), "BatchDecoder hands this model's steps to the kernel");
+                assertTrue(CpuDecodeKernel.handles(model, probe), "BatchDecoder hands this model's steps to the kernel");
             }
             for (int r = 0; r < 2; r++) {
                 List<TokenLogprobs> out = streamed.get(r);
