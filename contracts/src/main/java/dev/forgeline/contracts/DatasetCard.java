@@ -18,8 +18,11 @@ import java.util.Map;
  * @param trainUri     artifact URI of {@code train.jsonl}
  * @param testUri      artifact URI of {@code test.jsonl}
  * @param contentHash  {@code sha256:<hex>} over train then test bytes; model cards cite it for lineage
- * @param source       how it was made: the generating job id, or "import:alpaca" and the like
- * @param stats        counts worth showing: rejected examples, mean tokens...
+ * @param teacherModel the teacher that wrote the examples (base URL and model), for generated datasets
+ * @param source       how it was made: "generated:{job}", or "import:alpaca:{path}" and the like
+ * @param systemPrompt the system prompt on every example, if any
+ * @param stats        counts at every stage (asked, returned, unparseable, rejected by reason,
+ *                     duplicates, kept, train, test), teacher tokens and calls, whether the budget stopped it
  */
 @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
 @JsonIgnoreProperties(ignoreUnknown = true)
@@ -35,6 +38,7 @@ public record DatasetCard(
         String contentHash,
         String teacherModel,
         String source,
+        String systemPrompt,
         Map<String, Object> stats,
         Instant createdAt,
         int schemaVersion) {

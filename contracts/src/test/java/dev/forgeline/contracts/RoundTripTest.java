@@ -52,8 +52,18 @@ class RoundTripTest {
 
     @Test
     void datagenAndEvalRequests() throws Exception {
-        roundTrip(new DatagenRequest("job-3", 1, List.of("train", "eval"), "answer in French", "ds-9", 50, 0.2,
-                "gpt-teacher", "You are terse.", 0.5, 7L, "file:/models/base"));
+        JsonNode datagen = roundTrip(DatagenRequest.builder("job-3").then(List.of("train", "eval")).task("answer in French")
+                .datasetId("ds-9").numExamples(50).testFraction(0.2)
+                .teacher(new DatagenRequest.Teacher("http://vllm:8000/v1", "big", "TEACHER_KEY")).systemPrompt("You are terse.")
+                .temperature(0.5).maxConcurrency(16).maxTokensPerCall(512).budgetTokens(100_000L).seed(7L)
+                .nearDuplicateThreshold(0.7)
+                .seedExamples(List.of(new DatagenRequest.Conversation(List.of(ChatTurn.user("Bonjour ?"), ChatTurn.assistant("Oui.")))))
+                .train(TrainingRequest.builder(null).baseModel("file:/models/base").eval(new EvalSettings(null, null, null, null, null, null, null)).build())
+                .build());
+        assertEquals("TEACHER_KEY", datagen.get("teacher").get("api_key_env").asText());
+        assertEquals("user", datagen.get("seed_examples").get(0).get("messages").get(0).get("role").asText());
+        assertEquals(100_000L, datagen.get("budget_tokens").asLong());
+        roundTrip(DatagenRequest.builder("job-5").source(new DatagenRequest.Source("uploads/a.jsonl", DatagenRequest.Format.PROMPT_COMPLETION)).build());
         JsonNode tree = roundTrip(new EvalRequest("job-4", 1, List.of("deploy"), "m-1", "base", "file:/mmlu",
                 List.of("anatomy"), 3, 20, EvalRequest.Mode.GENERATE, 16, "ds-1", new EvalRequest.Gate(0.05, false, 0.3, 2.5)));
         assertEquals(0.3, tree.get("gate").get("min_accuracy").asDouble());
@@ -85,8 +95,8 @@ class RoundTripTest {
     @Test
     void cards() throws Exception {
         roundTrip(new DatasetCard("ds-1", "answer in French", "chat", "file:/a/datasets/ds-1/train.jsonl",
-                "file:/a/datasets/ds-1/test.jsonl", 180, 20, "sha256:abc", "teacher", "job-3",
-                Map.of("rejected", 3), T, 1));
+                "file:/a/datasets/ds-1/test.jsonl", 180, 20, "sha256:abc", "teacher", "generated:job-3",
+                "Given a question, you will answer in French.", Map.of("rejected", 3), T, 1));
         JsonNode card = roundTrip(new ModelCard("m-1", "smol", "ds-1", "sha256:abc", "lora",
                 Map.of("learning_rate", 1e-4, "lora", Map.of("r", 16)), "file:/a/models/m-1",
                 new ModelCard.RemoteBackend(ModelCard.RemoteBackend.Type.DJL_LMI, "http://lmi:8080/v1", "m-1"),

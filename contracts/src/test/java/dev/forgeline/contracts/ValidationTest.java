@@ -63,12 +63,18 @@ class ValidationTest {
 
     @Test
     void datagenAndEval() throws Exception {
-        assertEquals(List.of("task: required", "num_examples: must be >= 1", "base_model: required"),
+        assertEquals(List.of("num_examples: must be >= 1", "task: required", "train: required when then names 'train' (at least base_model)"),
                 errors(ContractsJson.read("{\"job_id\":\"g\",\"num_examples\":0,\"then\":[\"train\"]}", DatagenRequest.class)));
+        assertEquals(List.of("train.base_model: required", "then: a dataset goes to 'train' first, not 'eval'"),
+                errors(ContractsJson.read("{\"job_id\":\"g\",\"task\":\"t\",\"then\":[\"eval\",\"train\"],\"train\":{}}",
+                        DatagenRequest.class)));
+        assertEquals(List.of("source.format: required", "seed_examples[0]: has no messages"),
+                errors(ContractsJson.read("{\"job_id\":\"g\",\"source\":{\"path\":\"a.jsonl\"},\"seed_examples\":[{}]}",
+                        DatagenRequest.class)));
         assertEquals(List.of("model: required", "num_fewshot: must be in [0, 100]", "gate.min_accuracy: must be in [0, 1]"),
                 errors(ContractsJson.read("""
                         {"job_id":"e","dataset":"x","num_fewshot":-1,"gate":{"min_accuracy":2}}""", EvalRequest.class)));
-        assertEquals(List.of("then[1]: step 'deploy' named twice"),
+        assertEquals(List.of("then[1]: step 'deploy' named twice", "then: a dataset goes to 'train' first, not 'deploy'"),
                 errors(ContractsJson.read("""
                         {"job_id":"g","task":"t","then":["deploy","deploy"]}""", DatagenRequest.class)));
     }
