@@ -27,6 +27,9 @@ import java.util.List;
  * @param nearDuplicateThreshold Jaccard similarity of word shingles at which an example counts as a
  *                      near duplicate of a kept one (default 0.8)
  * @param seedExamples  examples the teacher sees as the style to follow; not put in the dataset
+ * @param exampleFormat json (default): one call writes a whole example as JSON; plain: one call writes
+ *                      the user message and a second answers it as the model, both as plain text, for
+ *                      teachers that cannot write JSON
  * @param source        import instead of generating: a file and its format
  * @param train         the training step's settings when {@code then} names {@code train}; its job id
  *                      and dataset are filled in from this job
@@ -51,6 +54,7 @@ public record DatagenRequest(
         Long seed,
         Double nearDuplicateThreshold,
         List<Conversation> seedExamples,
+        ExampleFormat exampleFormat,
         Source source,
         TrainingRequest train) implements JobRequest {
 
@@ -80,6 +84,12 @@ public record DatagenRequest(
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record Source(String path, Format format) {}
 
+    /** How the teacher writes an example (see {@code exampleFormat}). */
+    public enum ExampleFormat {
+        @JsonProperty("json") JSON,
+        @JsonProperty("plain") PLAIN
+    }
+
     /** Formats people already have, one JSON object a line (or a JSON array of them). */
     public enum Format {
         /** {@code instruction}, optional {@code input}, {@code output} (Stanford Alpaca). */
@@ -106,6 +116,7 @@ public record DatagenRequest(
         if (seed == null) seed = 42L;
         if (nearDuplicateThreshold == null) nearDuplicateThreshold = 0.8;
         seedExamples = seedExamples == null ? List.of() : List.copyOf(seedExamples);
+        if (exampleFormat == null) exampleFormat = ExampleFormat.JSON;
     }
 
     public static DatagenRequest of(String jobId, String task) {
@@ -121,7 +132,7 @@ public record DatagenRequest(
                 .numExamples(numExamples).testFraction(testFraction).teacher(teacher).systemPrompt(systemPrompt)
                 .temperature(temperature).maxConcurrency(maxConcurrency).maxTokensPerCall(maxTokensPerCall)
                 .budgetTokens(budgetTokens).seed(seed).nearDuplicateThreshold(nearDuplicateThreshold)
-                .seedExamples(seedExamples).source(source).train(train);
+                .seedExamples(seedExamples).exampleFormat(exampleFormat).source(source).train(train);
     }
 
     /** Whether this request imports a file rather than generating with a teacher. */
@@ -191,6 +202,7 @@ public record DatagenRequest(
         private Long seed;
         private Double nearDuplicateThreshold;
         private List<Conversation> seedExamples;
+        private ExampleFormat exampleFormat;
         private Source source;
         private TrainingRequest train;
 
@@ -210,13 +222,14 @@ public record DatagenRequest(
         public Builder seed(Long v) { seed = v; return this; }
         public Builder nearDuplicateThreshold(Double v) { nearDuplicateThreshold = v; return this; }
         public Builder seedExamples(List<Conversation> v) { seedExamples = v; return this; }
+        public Builder exampleFormat(ExampleFormat v) { exampleFormat = v; return this; }
         public Builder source(Source v) { source = v; return this; }
         public Builder train(TrainingRequest v) { train = v; return this; }
 
         public DatagenRequest build() {
             return new DatagenRequest(jobId, schemaVersion, then, task, datasetId, numExamples, testFraction, teacher,
                     systemPrompt, temperature, maxConcurrency, maxTokensPerCall, budgetTokens, seed,
-                    nearDuplicateThreshold, seedExamples, source, train);
+                    nearDuplicateThreshold, seedExamples, exampleFormat, source, train);
         }
     }
 }
