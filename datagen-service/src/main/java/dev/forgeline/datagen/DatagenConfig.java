@@ -1,0 +1,49 @@
+package dev.forgeline.datagen;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * The data generator's own settings, {@code forge.datagen.*} (env {@code FORGE_DATAGEN_...}); a
+ * request's {@code teacher} overrides the endpoint per job.
+ */
+@ConfigMapping(prefix = "forge.datagen")
+public interface DatagenConfig {
+
+    /** The teacher: any OpenAI-compatible chat completions endpoint. */
+    TeacherSettings teacher();
+
+    interface TeacherSettings {
+        /** Base URL, up to {@code /v1}: OpenAI, vLLM, Ollama ({@code http://localhost:11434/v1}), or Forgeline's gateway. */
+        @WithDefault("https://api.openai.com/v1")
+        String baseUrl();
+
+        /** The teacher model. */
+        @WithDefault("gpt-4o-mini")
+        String model();
+
+        /**
+         * The environment variable (a Kubernetes secret mounted as one) that holds the API key; unset
+         * or empty means no key (local endpoints). The key never travels in a message and is never logged.
+         */
+        @WithDefault("OPENAI_API_KEY")
+        String apiKeyEnv();
+
+        /**
+         * The variables a request's {@code teacher.api_key_env} may name: a request cannot make the
+         * service send any other secret to the endpoint it names.
+         */
+        @WithDefault("OPENAI_API_KEY,FORGE_TEACHER_API_KEY")
+        List<String> allowedApiKeyEnvs();
+
+        /** One call's timeout; a slower call counts as failed and is retried. */
+        @WithDefault("120s")
+        Duration timeout();
+
+        /** Attempts per call, the first included; retries back off exponentially with jitter and honour Retry-After. */
+        @WithDefault("6")
+        int maxAttempts();
+    }
+}
