@@ -25,15 +25,17 @@ public interface DatagenConfig {
         String model();
 
         /**
-         * The environment variable (a Kubernetes secret mounted as one) that holds the API key; unset
-         * or empty means no key (local endpoints). The key never travels in a message and is never logged.
+         * The environment variable (a Kubernetes secret mounted as one) that holds the API key; when
+         * that variable is not set, calls go without a key (local endpoints). The key never travels in
+         * a message and is never logged.
          */
         @WithDefault("OPENAI_API_KEY")
         String apiKeyEnv();
 
         /**
          * The variables a request's {@code teacher.api_key_env} may name: a request cannot make the
-         * service send any other secret to the endpoint it names.
+         * service send any other secret to the endpoint it names. A request that names its own
+         * {@code base_url} gets no key unless it names one of these.
          */
         @WithDefault("OPENAI_API_KEY,FORGE_TEACHER_API_KEY")
         List<String> allowedApiKeyEnvs();

@@ -10,6 +10,7 @@ import io.quarkus.test.junit.QuarkusTest;
 
 @QuarkusTest
 @WithTestResource(KafkaBrokerTestResource.class)
+@WithTestResource(DatagenTestResource.class)
 class DatagenServiceTest extends WorkerServiceTest {
     @Override
     protected String requestTopic() {
@@ -18,11 +19,12 @@ class DatagenServiceTest extends WorkerServiceTest {
 
     @Override
     protected JobRequest request(String jobId) {
-        return DatagenRequest.of(jobId, "answer questions about the solar system");
+        return DatagenRequest.builder(jobId).source(new DatagenRequest.Source("uploads/missing.jsonl", DatagenRequest.Format.ALPACA))
+                .build();
     }
 
     @Override
     protected String expectedError() {
-        return DatagenHandler.NOT_BUILT;
+        return "source file 'uploads/missing.jsonl' not found";
     }
 }

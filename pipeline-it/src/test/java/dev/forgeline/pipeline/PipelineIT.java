@@ -2,6 +2,8 @@ package dev.forgeline.pipeline;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.forgeline.contracts.ContractsJson;
+import dev.forgeline.contracts.DatagenRequest;
+import dev.forgeline.contracts.DatasetCard;
 import dev.forgeline.contracts.EvalRequest;
 import dev.forgeline.contracts.EvalSettings;
 import dev.forgeline.contracts.JobState;
@@ -35,7 +37,8 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The pipeline over a real broker with the packaged services as processes: two training requests
+ * The pipeline over a real broker with the packaged services as processes. A dataset generated with
+ * the gateway as its teacher starts a training job. Two training requests
  * on stories260k with {@code then: [eval, deploy]}. One's gate passes: its card ends
  * {@code approved} on {@code forge.models} and the gateway, started before it existed, answers a
  * chat completion with its id. The other's gate asks for an accuracy it cannot reach: its card
@@ -58,6 +61,7 @@ class PipelineIT {
         try (ServerSocket s = new ServerSocket(0)) {
             gatewayPort = s.getLocalPort();
         }
+        service("datagen-service", logs, 0);
         service("trainer-service", logs, 0);
         service("eval-service", logs, 0);
         service("gateway", logs, gatewayPort);
@@ -109,6 +113,34 @@ class PipelineIT {
         HttpResponse<String> notServed = post("/v1/chat/completions", body.replace(model, rejected.id()));
         assertEquals(404, notServed.statusCode(), notServed.body());
         assertEquals(404, get("/v1/models/" + rejected.id()).statusCode());
+    }
+
+    /**
+     * Forgeline's own gateway, serving stories260k, as the teacher: its stories make poor data, but
+     * the request goes over the real HTTP wire, the dataset is written and registered, and its
+     * {@code then: [train]} starts a training job on it that succeeds.
+     */
+    @Test
+    void datasetFromTheGatewayAsTeacherStartsATrainingJob() throws Exception {
+        String jobId = "pipeline-datagen-" + System.currentTimeMillis();
+        DatagenRequest request = DatagenRequest.builder(jobId).task("Tell a very short story about an animal.")
+                .systemPrompt("You tell very short stories.").numExamples(6).maxConcurrency(2).maxTokensPerCall(24)
+                .exampleFormat(DatagenRequest.ExampleFormat.PLAIN).nearDuplicateThreshold(0.95).testFraction(0.34)
+                .teacher(new DatagenRequest.Teacher("http://127.0.0.1:" + gatewayPort + "/v1", "stories260k", null))
+                .then(List.of("train"))
+                .train(TrainingRequest.builder(null).baseModel("stories260k").maxSteps(3).microBatchSize(2).maxSeqLength(64)
+                        .saveInterval(0).evalInterval(0).build())
+                .build();
+        TopicRecords.send(broker.bootstrapServers(), Topics.DATAGEN_REQUESTS, jobId, request);
+        JobStatus datagen = awaitStatus(jobId);
+        assertEquals(JobState.SUCCEEDED, datagen.state(), () -> "datagen: " + datagen.error());
+        DatasetCard card = TopicRecords.await(broker.bootstrapServers(), Topics.DATASETS, jobId, DatasetCard.class, c -> true, TIMEOUT);
+        assertNotNull(card, "no dataset card on " + Topics.DATASETS);
+        assertEquals(6, card.trainExamples() + card.testExamples());
+        assertTrue(((Number) card.stats().get("teacher_calls")).longValue() >= 12, "two calls an example: " + card.stats());
+        JobStatus training = awaitStatus(jobId + "-train");
+        assertEquals(JobState.SUCCEEDED, training.state(), () -> "training: " + training.error());
+        assertEquals("ft-" + jobId + "-train", training.result().get("model_id"));
     }
 
     private static TrainingRequest training(String jobId, Path data, EvalRequest.Gate gate) {

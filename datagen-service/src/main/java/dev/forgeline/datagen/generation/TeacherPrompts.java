@@ -69,10 +69,10 @@ public final class TeacherPrompts {
         }
         p.append("\n\nExamples written so far; write something new and a little harder than these:");
         for (Conversation c : earlier) {
-            List<Map<String, String>> messages = new ArrayList<>();
+            List<ChatTurn> messages = new ArrayList<>();
             for (ChatTurn t : c.messages()) {
                 if (!"system".equals(t.role())) {
-                    messages.add(Map.of("role", t.role(), "content", t.content()));
+                    messages.add(t);
                 }
             }
             try {
