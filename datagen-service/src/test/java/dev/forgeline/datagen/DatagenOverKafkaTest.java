@@ -99,7 +99,7 @@ class DatagenOverKafkaTest {
             assertEquals(50, number(s.get("asked")), "asked: one call per answer, no surplus");
             assertEquals(50, number(s.get("returned")));
             assertEquals(5, number(s.get("unparseable")));
-            assertEquals(Map.of("refusal", 3), numbers(s.get("rejected")));
+            assertEquals(Map.of("refusal", 3L), numbers(s.get("rejected")));
             Map<String, Long> duplicates = numbers(s.get("duplicates"));
             assertEquals(10, duplicates.get("exact") + duplicates.get("near"), "duplicates: " + duplicates);
             assertEquals(32, number(s.get("kept")));
@@ -171,7 +171,7 @@ class DatagenOverKafkaTest {
         @SuppressWarnings("unchecked")
         List<Map<String, Object>> lines = (List<Map<String, Object>>) s.get("malformed_lines");
         assertEquals(List.of(4L, 5L), lines.stream().map(m -> number(m.get("line"))).toList());
-        assertEquals(Map.of("refusal", 1), numbers(s.get("rejected")));
+        assertEquals(Map.of("refusal", 1L), numbers(s.get("rejected")));
         assertEquals(1, numbers(s.get("duplicates")).get("exact"));
         assertEquals(3, number(s.get("kept")));
         assertEquals("import:alpaca:uploads/alpaca.jsonl", card.source());
