@@ -1,10 +1,13 @@
 package dev.forgeline.datagen.importers;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.forgeline.contracts.ChatTurn;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.forgeline.contracts.ContractsJson;
 import dev.forgeline.contracts.DatagenRequest;
-import dev.forgeline.contracts.DatagenRequest.Conversation;
+
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
@@ -12,161 +15,170 @@ import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
+import java.util.Objects;
 
 /**
- * Reads the dataset formats people already have into chat examples, the mapping being LLaMA-Factory's
- * and Axolotl's: Alpaca, Dolly, ShareGPT, OpenAI chat and prompt/completion, as JSON Lines or as one
- * JSON array. A line that cannot be used is reported with its number and why; the rest is read.
+ * Reads a dataset someone already has (Alpaca, Dolly, ShareGPT, OpenAI chat or prompt/completion)
+ * into conversations. Lines it cannot use are reported, never thrown, so one bad line does not
+ * cost the rest of the file.
  */
 public final class DatasetImporter {
-    /** One line the importer could not use: 1-based line number (array element for a JSON array) and why. */
-    public record MalformedLine(int line, String reason) {}
-
-    public record Imported(List<Conversation> examples, List<MalformedLine> malformed, int lines) {}
-
-    /** A line that is not an example of the format. */
-    private static final class Malformed extends Exception {
-        Malformed(String reason) {
-            super(reason, null, false, false);
-        }
-    }
-
-    private static final Map<String, String> SHAREGPT_ROLES = Map.of("human", "user", "user", "user", "gpt", "assistant",
-            "assistant", "assistant", "bot", "assistant", "chatgpt", "assistant", "system", "system");
-
     private DatasetImporter() {}
 
+    /** One line the importer could not use: 1-based line number and why. */
+    public record MalformedLine(int line, String reason) {}
+
+    /**
+     * What was read: the usable examples in file order, the unusable lines in file order, and
+     * how many lines there were (physical lines, blank ones included; for a JSON array, elements).
+     */
+    public record Imported(List<DatagenRequest.Conversation> examples, List<MalformedLine> malformed, int lines) {
+        public Imported {
+            examples = List.copyOf(examples);
+            malformed = List.copyOf(malformed);
+        }
+    }
+
+    /**
+     * Reads JSON Lines (one object a line; blank lines skipped but counted) or, when the first
+     * non-blank character is '[', one JSON array of objects (then "line" means the element's
+     * 1-based index). The input is UTF-8; a leading byte order mark is ignored.
+     */
     public static Imported read(InputStream in, DatagenRequest.Format format) throws IOException {
-        List<String> lines = new ArrayList<>();
-        BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8));
-        for (String line = r.readLine(); line != null; line = r.readLine()) {
-            lines.add(line);
+        Objects.requireNonNull(in, "in");
+        Objects.requireNonNull(format, "format");
+        BufferedReader reader = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8));
+        LeadingBlank leading = skipLeadingBlank(reader);
+        if (leading.firstChar() == '[') return readArray(reader, format);
+        return readLines(reader, format, leading);
+    }
+
+    /**
+     * How the input starts: the line breaks before the first non-blank character, whether blank
+     * characters follow the last of them, and that character (-1 at end of input). The reader is
+     * left just before that character.
+     */
+    private record LeadingBlank(int lineBreaks, boolean lineStarted, int firstChar) {}
+
+    private static LeadingBlank skipLeadingBlank(BufferedReader reader) throws IOException {
+        int lineBreaks = 0;
+        boolean lineStarted = false;
+        boolean afterCarriageReturn = false;
+        while (true) {
+            reader.mark(1);
+            int c = reader.read();
+            if (c == -1) return new LeadingBlank(lineBreaks, lineStarted, -1);
+            if (c == '\n') {
+                // "\r\n" is one break, as BufferedReader.readLine counts it.
+                if (!afterCarriageReturn) lineBreaks++;
+                lineStarted = false;
+            } else if (c == '\r') {
+                lineBreaks++;
+                lineStarted = false;
+            } else if (Character.isWhitespace(c) || c == '\uFEFF') {
+                lineStarted = true;
+            } else {
+                reader.reset();
+                return new LeadingBlank(lineBreaks, lineStarted, c);
+            }
+            afterCarriageReturn = c == '\r';
         }
-        List<Conversation> examples = new ArrayList<>();
+    }
+
+    private static Imported readLines(BufferedReader reader, DatagenRequest.Format format, LeadingBlank leading)
+            throws IOException {
+        List<DatagenRequest.Conversation> examples = new ArrayList<>();
         List<MalformedLine> malformed = new ArrayList<>();
-        String whole = String.join("\n", lines).strip();
-        if (whole.startsWith("[")) {
-            JsonNode array;
-            try {
-                array = ContractsJson.mapper().readTree(whole);
-            } catch (IOException e) {
-                return new Imported(List.of(), List.of(new MalformedLine(1, "not a JSON array: " + firstLine(e.getMessage()))), 1);
-            }
-            for (int i = 0; i < array.size(); i++) {
-                add(array.get(i), format, i + 1, examples, malformed);
-            }
-            return new Imported(examples, malformed, array.size());
+        if (leading.firstChar() == -1) {
+            return new Imported(examples, malformed, leading.lineBreaks() + (leading.lineStarted() ? 1 : 0));
         }
-        for (int i = 0; i < lines.size(); i++) {
-            if (lines.get(i).isBlank()) continue;
-            JsonNode node;
+        int lineNumber = leading.lineBreaks();
+        String line;
+        while ((line = reader.readLine()) != null) {
+            lineNumber++;
+            if (line.isBlank()) continue;
             try {
-                node = ContractsJson.mapper().readTree(lines.get(i));
-            } catch (IOException e) {
-                malformed.add(new MalformedLine(i + 1, "not JSON: " + firstLine(e.getMessage())));
-                continue;
+                examples.add(ExampleMapping.toConversation(parseObject(line), format));
+            } catch (ExampleMapping.UnusableExample e) {
+                malformed.add(new MalformedLine(lineNumber, e.getMessage()));
             }
-            add(node, format, i + 1, examples, malformed);
         }
-        return new Imported(examples, malformed, lines.size());
+        return new Imported(examples, malformed, lineNumber);
     }
 
-    private static void add(JsonNode node, DatagenRequest.Format format, int line, List<Conversation> examples,
-            List<MalformedLine> malformed) {
-        try {
-            if (node == null || !node.isObject()) {
-                throw new Malformed("not a JSON object");
+    /** One line as a JSON object, or why it is not one. */
+    private static JsonNode parseObject(String line) {
+        ObjectMapper mapper = ContractsJson.mapper();
+        try (JsonParser parser = mapper.getFactory().createParser(line)) {
+            JsonNode node = mapper.readTree(parser);
+            // readTree stops after the first value; two objects on one line are a broken line, not one example.
+            if (parser.nextToken() != null) {
+                throw new ExampleMapping.UnusableExample("not JSON: more than one value on the line");
             }
-            examples.add(new Conversation(switch (format) {
-                case ALPACA -> alpaca(node);
-                case DOLLY -> List.of(ChatTurn.user(joined(text(node, "instruction"), optional(node, "context"))),
-                        ChatTurn.assistant(text(node, "response")));
-                case SHAREGPT -> shareGpt(node);
-                case OPENAI -> openAi(node);
-                case PROMPT_COMPLETION -> List.of(ChatTurn.user(text(node, "prompt")), ChatTurn.assistant(text(node, "completion")));
-            }));
-        } catch (Malformed e) {
-            malformed.add(new MalformedLine(line, e.getMessage()));
+            if (!node.isObject()) {
+                throw new ExampleMapping.UnusableExample("not an object but " + ExampleMapping.kind(node));
+            }
+            return node;
+        } catch (IOException e) {
+            // Parsing a String cannot fail for I/O; every IOException here is a syntax error.
+            throw new ExampleMapping.UnusableExample("not JSON: " + jacksonReason(e));
         }
     }
 
-    /** {@code system}, then {@code history} as [user, assistant] pairs, then instruction (+ input) and output. */
-    private static List<ChatTurn> alpaca(JsonNode node) throws Malformed {
-        List<ChatTurn> turns = new ArrayList<>();
-        String system = optional(node, "system");
-        if (!system.isEmpty()) turns.add(ChatTurn.system(system));
-        JsonNode history = node.get("history");
-        if (history != null && !history.isNull()) {
-            if (!history.isArray()) throw new Malformed("\"history\" is not a list of [user, assistant] pairs");
-            for (JsonNode pair : history) {
-                if (!pair.isArray() || pair.size() != 2 || !pair.get(0).isTextual() || !pair.get(1).isTextual()) {
-                    throw new Malformed("\"history\" is not a list of [user, assistant] pairs");
+    private static Imported readArray(BufferedReader reader, DatagenRequest.Format format) throws IOException {
+        List<DatagenRequest.Conversation> examples = new ArrayList<>();
+        List<MalformedLine> malformed = new ArrayList<>();
+        ObjectMapper mapper = ContractsJson.mapper();
+        int index = 0;
+        try (JsonParser parser = mapper.getFactory().createParser(reader)) {
+            parser.nextToken(); // the '[' already seen
+            while (true) {
+                int next = index + 1;
+                JsonToken token;
+                JsonNode element;
+                try {
+                    token = parser.nextToken();
+                    if (token == JsonToken.END_ARRAY) break;
+                    if (token == null) {
+                        index = next;
+                        malformed.add(new MalformedLine(next, "not JSON: the array is not closed"));
+                        break;
+                    }
+                    index = next;
+                    element = mapper.readTree(parser);
+                } catch (JsonProcessingException e) {
+                    // Syntax errors and parser limits; plain IOExceptions are real read failures and propagate.
+                    // The parser cannot find the next element after a syntax error, so the rest is lost.
+                    index = next;
+                    malformed.add(new MalformedLine(next, "not JSON: " + jacksonReason(e) + " (rest of the array not read)"));
+                    return new Imported(examples, malformed, index);
                 }
-                turns.add(ChatTurn.user(pair.get(0).asText().strip()));
-                turns.add(ChatTurn.assistant(pair.get(1).asText().strip()));
+                if (!element.isObject()) {
+                    malformed.add(new MalformedLine(index, "not an object but " + ExampleMapping.kind(element)));
+                    continue;
+                }
+                try {
+                    examples.add(ExampleMapping.toConversation(element, format));
+                } catch (ExampleMapping.UnusableExample e) {
+                    malformed.add(new MalformedLine(index, e.getMessage()));
+                }
+            }
+            try {
+                if (parser.nextToken() != null) {
+                    malformed.add(new MalformedLine(index + 1, "content after the closing ']' not read"));
+                }
+            } catch (JsonProcessingException e) {
+                malformed.add(new MalformedLine(index + 1, "content after the closing ']' not read"));
             }
         }
-        turns.add(ChatTurn.user(joined(text(node, "instruction"), optional(node, "input"))));
-        turns.add(ChatTurn.assistant(text(node, "output")));
-        return turns;
+        return new Imported(examples, malformed, index);
     }
 
-    private static List<ChatTurn> shareGpt(JsonNode node) throws Malformed {
-        JsonNode conversations = node.get("conversations");
-        if (conversations == null || !conversations.isArray() || conversations.isEmpty()) {
-            throw new Malformed("missing \"conversations\" (a list of {from, value})");
-        }
-        List<ChatTurn> turns = new ArrayList<>();
-        for (JsonNode m : conversations) {
-            String from = text(m, "from");
-            String role = SHAREGPT_ROLES.get(from.toLowerCase(java.util.Locale.ROOT));
-            if (role == null) throw new Malformed("unknown \"from\": \"" + from + "\"");
-            turns.add(new ChatTurn(role, text(m, "value")));
-        }
-        return turns;
-    }
-
-    private static List<ChatTurn> openAi(JsonNode node) throws Malformed {
-        JsonNode messages = node.get("messages");
-        if (messages == null || !messages.isArray() || messages.isEmpty()) {
-            throw new Malformed("missing \"messages\" (a list of {role, content})");
-        }
-        List<ChatTurn> turns = new ArrayList<>();
-        for (JsonNode m : messages) {
-            String role = text(m, "role");
-            if (!List.of("system", "user", "assistant").contains(role)) {
-                throw new Malformed("role \"" + role + "\" is not system, user or assistant");
-            }
-            turns.add(new ChatTurn(role, text(m, "content")));
-        }
-        return turns;
-    }
-
-    /** A required non-blank string field, stripped. */
-    private static String text(JsonNode node, String field) throws Malformed {
-        JsonNode v = node == null ? null : node.get(field);
-        if (v == null || v.isNull()) throw new Malformed("missing \"" + field + "\"");
-        if (!v.isTextual()) throw new Malformed("\"" + field + "\" is not a string");
-        if (v.asText().isBlank()) throw new Malformed("\"" + field + "\" is empty");
-        return v.asText().strip();
-    }
-
-    /** An optional string field, stripped; "" when absent or null. */
-    private static String optional(JsonNode node, String field) throws Malformed {
-        JsonNode v = node.get(field);
-        if (v == null || v.isNull()) return "";
-        if (!v.isTextual()) throw new Malformed("\"" + field + "\" is not a string");
-        return v.asText().strip();
-    }
-
-    private static String joined(String instruction, String more) {
-        return more.isEmpty() ? instruction : instruction + "\n\n" + more;
-    }
-
-    private static String firstLine(String message) {
-        String m = message == null ? "" : message;
-        int nl = m.indexOf('\n');
-        return nl < 0 ? m : m.substring(0, nl);
+    /** Jackson's message without the source excerpt and location it appends. */
+    private static String jacksonReason(IOException e) {
+        String message = e instanceof JsonProcessingException parse ? parse.getOriginalMessage() : e.getMessage();
+        if (message == null) return e.getClass().getSimpleName();
+        int lineBreak = message.indexOf('\n');
+        return lineBreak < 0 ? message : message.substring(0, lineBreak);
     }
 }
