@@ -111,6 +111,21 @@ class ExampleGenerationTest {
         }
     }
 
+    /** A teacher with a small context (as stories260k's 512 tokens) is asked again without the earlier examples. */
+    @Test
+    void aContextTooSmallForTheEarlierExamplesGetsTheCallWithout(@TempDir Path dir) throws Exception {
+        AtomicInteger family = new AtomicInteger();
+        try (ScriptedTeacherServer teacher = ScriptedTeacherServer.start(r -> ScriptedAnswers.route(r,
+                x -> x.lastUserMessage().contains("Examples written so far")
+                        ? Reply.error(400, "This model's maximum context length is 512 tokens. However, you requested 600 tokens.")
+                        : Reply.ok(ScriptedAnswers.example(family.getAndIncrement(), -1))))) {
+            DatagenRequest r = request("small-context", teacher).numExamples(8).build();
+            ExampleGeneration.Result result = generation(teacher, r, ArtifactStore.fromUri(dir.toString()), () -> false,
+                    new ArrayList<>()).run(false);
+            assertEquals(8, result.kept().size());
+        }
+    }
+
     @Test
     void aTeacherThatRefusesTheRequestFailsTheRunAtOnce(@TempDir Path dir) throws Exception {
         try (ScriptedTeacherServer teacher = ScriptedTeacherServer.start(r -> ScriptedAnswers.route(r,

@@ -180,8 +180,21 @@ public final class ExampleGeneration {
         return new Result(systemPrompt, kept, stats);
     }
 
-    /** One example: one JSON call, or a question and its answer as plain text. Runs on a call thread. */
+    /**
+     * One example: one JSON call, or a question and its answer as plain text. Runs on a call thread.
+     * A teacher whose context cannot hold the earlier examples is asked again without them.
+     */
     private Answer ask(String systemPrompt, String topic, List<Conversation> earlier, long seed, GenerationStats stats) {
+        Answer a = askOnce(systemPrompt, topic, earlier, seed, stats);
+        if (a.failure() != null && a.failure().status() == 400 && !earlier.isEmpty()
+                && a.failure().getMessage().contains("maximum context length")) { // OpenAI's and vLLM's wording
+            stats.failedCall();
+            return askOnce(systemPrompt, topic, List.of(), seed, stats);
+        }
+        return a;
+    }
+
+    private Answer askOnce(String systemPrompt, String topic, List<Conversation> earlier, long seed, GenerationStats stats) {
         try {
             if (request.exampleFormat() == DatagenRequest.ExampleFormat.PLAIN) {
                 String question = call(TeacherPrompts.question(request.task(), topic, earlier), seed, false, stats).strip();

@@ -58,7 +58,12 @@ public final class ScriptedTeacherServer implements AutoCloseable {
 
         /** An error in OpenAI's shape. */
         public static Reply status(int code, Map<String, String> headers) {
-            return new Reply(null, code, headers, null, null);
+            return new Reply("scripted status " + code, code, headers, null, null);
+        }
+
+        /** An error in OpenAI's shape with this message. */
+        public static Reply error(int code, String message) {
+            return new Reply(message, code, Map.of(), null, null);
         }
 
         public static Reply delay(Duration d, Reply then) {
@@ -123,7 +128,7 @@ public final class ScriptedTeacherServer implements AutoCloseable {
             }
             if (reply.status != 200) {
                 reply.headers.forEach((k, v) -> exchange.getResponseHeaders().add(k, v));
-                send(exchange, reply.status, Map.of("error", Map.of("message", "scripted status " + reply.status,
+                send(exchange, reply.status, Map.of("error", Map.of("message", reply.content,
                         "type", reply.status == 429 ? "rate_limit_exceeded" : "server_error", "code", reply.status)));
                 return;
             }
