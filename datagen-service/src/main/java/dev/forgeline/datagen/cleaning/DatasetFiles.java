@@ -1,10 +1,13 @@
 package dev.forgeline.datagen.cleaning;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import dev.forgeline.contracts.ChatTurn;
 import dev.forgeline.contracts.ContractsJson;
 import dev.forgeline.contracts.DatagenRequest.Conversation;
 import dev.forgeline.jobs.ArtifactStore;
+
 import java.io.BufferedReader;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
@@ -13,78 +16,132 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HexFormat;
 import java.util.List;
-import java.util.Map;
 import java.util.Random;
 
 /**
- * A dataset as the trainer reads it: {@code datasets/{id}/train.jsonl} and {@code test.jsonl} in
- * OpenAI's chat fine-tuning format, one {@code {"messages": [...]}} a line, split by a seeded shuffle.
+ * A dataset on disk in OpenAI's chat fine-tuning format: {@code datasets/{id}/train.jsonl} and
+ * {@code datasets/{id}/test.jsonl}, one {@code {"messages":[{"role":..,"content":..},..]}} per
+ * line, UTF-8, lines ended by '\n'.
  */
 public final class DatasetFiles {
-    public record Written(String trainUri, String testUri, int train, int test, String contentHash) {}
-
     private DatasetFiles() {}
 
     /**
-     * {@code systemPrompt}: the first message of every example (replacing any system message);
-     * null or blank leaves the examples' own.
+     * What {@link #write} put in the store.
+     *
+     * @param contentHash {@code sha256:<hex>} over the train file's bytes followed by the test file's,
+     *     so that the same examples in the same split give the same hash
+     */
+    public record Written(String trainUri, String testUri, int train, int test, String contentHash) {}
+
+    public static String trainPath(String datasetId) {
+        return "datasets/" + checkedId(datasetId) + "/train.jsonl";
+    }
+
+    public static String testPath(String datasetId) {
+        return "datasets/" + checkedId(datasetId) + "/test.jsonl";
+    }
+
+    /**
+     * Shuffles {@code kept} with {@code new Random(seed)}, splits off a test set and writes both files.
+     *
+     * @param systemPrompt becomes the first message of every example, replacing any system message
+     *     there; null or blank leaves the examples without one
+     * @param testFraction the share in [0, 1) held out for testing: round(n * testFraction) examples,
+     *     at least 1 when the fraction is above 0 and there are 2 or more examples, and never all of
+     *     them (a dataset without training examples is useless)
      */
     public static Written write(ArtifactStore store, String datasetId, List<Conversation> kept, String systemPrompt,
             double testFraction, long seed) throws IOException {
+        if (!(testFraction >= 0 && testFraction < 1)) {
+            throw new IllegalArgumentException("test fraction must be in [0, 1): " + testFraction);
+        }
+        String trainPath = trainPath(datasetId);
+        String testPath = testPath(datasetId);
+
         List<Conversation> examples = new ArrayList<>(kept.size());
-        for (Conversation c : kept) {
-            examples.add(systemPrompt == null || systemPrompt.isBlank() ? c : withSystem(c, systemPrompt));
-        }
+        for (Conversation c : kept) examples.add(withSystemPrompt(c, systemPrompt));
         Collections.shuffle(examples, new Random(seed));
+
         int n = examples.size();
-        int test = (int) Math.round(n * testFraction);
-        if (testFraction > 0 && n >= 2) {
-            test = Math.max(1, Math.min(n - 1, test));
-        }
-        byte[] train = jsonl(examples.subList(0, n - test));
-        byte[] held = jsonl(examples.subList(n - test, n));
-        String dir = "datasets/" + datasetId + "/";
-        store.write(dir + "train.jsonl", train);
-        store.write(dir + "test.jsonl", held);
-        return new Written(store.uri(dir + "train.jsonl").toString(), store.uri(dir + "test.jsonl").toString(), n - test, test,
-                "sha256:" + sha256(train, held));
+        int test = testSize(n, testFraction);
+        List<Conversation> testSet = examples.subList(0, test);
+        List<Conversation> trainSet = examples.subList(test, n);
+
+        byte[] trainBytes = jsonl(trainSet);
+        byte[] testBytes = jsonl(testSet);
+        store.write(trainPath, trainBytes);
+        store.write(testPath, testBytes);
+
+        MessageDigest sha = sha256();
+        sha.update(trainBytes);
+        sha.update(testBytes);
+        return new Written(store.uri(trainPath).toString(), store.uri(testPath).toString(), trainSet.size(),
+                testSet.size(), "sha256:" + HexFormat.of().formatHex(sha.digest()));
     }
 
-    /** The examples of a file {@link #write} wrote. */
+    /** round(n * fraction), at least 1 for a positive fraction once there are 2 examples, at most n - 1. */
+    static int testSize(int n, double fraction) {
+        if (n == 0 || fraction <= 0) return 0;
+        long test = Math.round(n * fraction);
+        if (n >= 2) test = Math.max(1, Math.min(test, n - 1));
+        else test = 0;
+        return (int) test;
+    }
+
+    /** Reads a file written by {@link #write}; blank lines are skipped. Does not close {@code jsonl}. */
     public static List<Conversation> read(InputStream jsonl) throws IOException {
-        List<Conversation> out = new ArrayList<>();
-        BufferedReader r = new BufferedReader(new InputStreamReader(jsonl, StandardCharsets.UTF_8));
-        for (String line = r.readLine(); line != null; line = r.readLine()) {
-            if (!line.isBlank()) {
-                out.add(ContractsJson.mapper().readValue(line, Conversation.class));
+        BufferedReader reader = new BufferedReader(new InputStreamReader(jsonl, StandardCharsets.UTF_8));
+        List<Conversation> examples = new ArrayList<>();
+        String line;
+        int number = 0;
+        while ((line = reader.readLine()) != null) {
+            number++;
+            if (line.isBlank()) continue;
+            try {
+                examples.add(ContractsJson.mapper().readValue(line, Conversation.class));
+            } catch (JsonProcessingException e) {
+                throw new IOException("line " + number + " is not a chat example: " + e.getOriginalMessage(), e);
             }
         }
-        return out;
+        return examples;
     }
 
-    private static Conversation withSystem(Conversation c, String systemPrompt) {
-        List<ChatTurn> turns = new ArrayList<>();
-        turns.add(ChatTurn.system(systemPrompt));
-        c.messages().stream().filter(t -> !"system".equals(t.role())).forEach(turns::add);
-        return new Conversation(turns);
-    }
-
-    private static byte[] jsonl(List<Conversation> examples) throws IOException {
-        StringBuilder b = new StringBuilder();
-        for (Conversation c : examples) {
-            b.append(ContractsJson.mapper().writeValueAsString(Map.of("messages", c.messages()))).append('\n');
+    static Conversation withSystemPrompt(Conversation c, String systemPrompt) {
+        List<ChatTurn> messages = new ArrayList<>(c.messages().size() + 1);
+        if (systemPrompt != null && !systemPrompt.isBlank()) messages.add(ChatTurn.system(systemPrompt));
+        for (ChatTurn t : c.messages()) {
+            if (!"system".equals(t.role())) messages.add(t);
         }
-        return b.toString().getBytes(StandardCharsets.UTF_8);
+        return new Conversation(messages);
     }
 
-    private static String sha256(byte[]... parts) {
+    private static byte[] jsonl(List<Conversation> examples) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        for (Conversation c : examples) {
+            // Jackson escapes newlines inside strings, so each example stays on one line
+            out.writeBytes(ContractsJson.write(c).getBytes(StandardCharsets.UTF_8));
+            out.write('\n');
+        }
+        return out.toByteArray();
+    }
+
+    /** One path segment: the id names a directory under datasets/ and must not reach outside it. */
+    private static String checkedId(String datasetId) {
+        if (datasetId == null || datasetId.isBlank() || datasetId.contains("/") || datasetId.contains("\\")
+                || datasetId.equals(".") || datasetId.equals("..")) {
+            throw new IllegalArgumentException("dataset id must be one path segment: " + datasetId);
+        }
+        return datasetId;
+    }
+
+    private static MessageDigest sha256() {
         try {
-            MessageDigest d = MessageDigest.getInstance("SHA-256");
-            for (byte[] p : parts) d.update(p);
-            return java.util.HexFormat.of().formatHex(d.digest());
+            return MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
+            throw new IllegalStateException("the JVM lacks SHA-256", e);
         }
     }
 }
