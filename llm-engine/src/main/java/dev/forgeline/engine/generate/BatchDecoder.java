@@ -52,10 +52,11 @@ public final class BatchDecoder implements AutoCloseable {
     /**
      * Runs a few throwaway prompts so that the JIT has compiled the kernel's loops before the first
      * real one: a cold kernel prefilled 256 tokens at a quarter of its warm speed, slower than
-     * libtorch (docs/performance.md). A server calls it once after loading a model.
+     * libtorch, and after four prompts of 128 still at 0.8 of it (docs/performance.md). A server
+     * calls it once after loading a model.
      */
     public static void warmUp(CausalLm model) {
-        int length = Math.min(128, model.config().maxPositionEmbeddings() - 1);
+        int length = Math.min(256, model.config().maxPositionEmbeddings() - 1);
         if (length < 1) {
             return;
         }
@@ -64,7 +65,7 @@ public final class BatchDecoder implements AutoCloseable {
             prompt[i] = i % model.config().vocabSize();
         }
         SamplingParams one = SamplingParams.builder().maxTokens(1).build();
-        for (int round = 0; round < 4; round++) {
+        for (int round = 0; round < 6; round++) {
             try (BatchDecoder decoder = new BatchDecoder(model, 1, length + 1)) {
                 decoder.add(prompt, one, null, null);
             }
