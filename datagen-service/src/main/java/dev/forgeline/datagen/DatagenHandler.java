@@ -7,10 +7,10 @@ import dev.forgeline.contracts.DatasetCard;
 import dev.forgeline.contracts.Topics;
 import dev.forgeline.contracts.TrainingRequest;
 import dev.forgeline.datagen.cleaning.DatasetFiles;
+import dev.forgeline.datagen.cleaning.ExampleCheck;
 import dev.forgeline.datagen.generation.ExampleGeneration;
 import dev.forgeline.datagen.generation.GenerationStats;
 import dev.forgeline.datagen.importers.DatasetImport;
-import dev.forgeline.datagen.teacher.Teacher;
 import dev.forgeline.jobs.ArtifactStore;
 import dev.forgeline.jobs.JobContext;
 import dev.forgeline.jobs.JobHandler;
@@ -91,7 +91,7 @@ public class DatagenHandler implements JobHandler<DatagenRequest> {
         TeacherFactory.Resolved teacher = teachers.resolve(r.teacher());
         ExampleProgress progress = new ExampleProgress(ctx, r.numExamples());
         ExampleGeneration generation = new ExampleGeneration(teacher.teacher(), r,
-                dev.forgeline.datagen.cleaning.ExampleCheck.defaults(), store, ctx::isCancelled, progress);
+                ExampleCheck.defaults(), store, ctx::isCancelled, progress);
         ExampleGeneration.Result result = generation.run(ctx.lastCheckpoint().isPresent());
         if (result.kept().isEmpty()) {
             throw new IllegalStateException("no usable example was made: " + result.stats().toMap());
