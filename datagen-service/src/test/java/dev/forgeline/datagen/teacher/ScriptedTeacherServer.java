@@ -73,7 +73,7 @@ public final class ScriptedTeacherServer implements AutoCloseable {
 
     static {
         // The JDK server writes headers and body apart: with Nagle's algorithm on, the body waits for
-        // the client's delayed ACK, some 40 ms a response that no real teacher adds.
+        // the client's delayed ACK, a stall no real teacher adds (figures: docs/performance.md).
         System.setProperty("sun.net.httpserver.nodelay", "true");
     }
 

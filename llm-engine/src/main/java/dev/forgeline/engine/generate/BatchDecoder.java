@@ -51,9 +51,9 @@ public final class BatchDecoder implements AutoCloseable {
 
     /**
      * Runs a few throwaway prompts so that the JIT has compiled the kernel's loops before the first
-     * real one: a cold kernel prefilled 256 tokens at a quarter of its warm speed, slower than
-     * libtorch, and after four prompts of 128 still at 0.8 of it (docs/performance.md). A server
-     * calls it once after loading a model.
+     * real one: a cold kernel prefills far below its warm speed, slower than libtorch, and shorter
+     * warm-up prompts left a long first prompt still below it (figures: docs/performance.md). A
+     * server calls it once after loading a model.
      */
     public static void warmUp(CausalLm model) {
         int length = Math.min(256, model.config().maxPositionEmbeddings() - 1);

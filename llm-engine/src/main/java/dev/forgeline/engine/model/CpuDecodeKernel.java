@@ -194,7 +194,8 @@ public final class CpuDecodeKernel implements AutoCloseable {
                     cacheRow[b] = from + b;
                     position[b] = cache.length(from + b);
                 }
-                float[] part = forward(cache, Arrays.copyOfRange(tokens, from, from + rows), rows, false, false);
+                int[] group = from == 0 ? tokens : Arrays.copyOfRange(tokens, from, from + rows); // forward reads rows [0, rows)
+                float[] part = forward(cache, group, rows, false, false);
                 if (logits == null) {
                     return part;
                 }
