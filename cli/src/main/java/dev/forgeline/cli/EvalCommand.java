@@ -72,7 +72,7 @@ final class EvalCommand implements Callable<Integer> {
             }
             target.publish(Topics.EVAL_REQUESTS, jobId, request);
             out.println("evaluating " + model + (baseModel != null ? " against " + baseModel : "") + " as job " + jobId);
-            JobStatus end = new JobFollower(target.view(), out, JobFollower.mode(false)).follow(jobId, Duration.ofMinutes(5));
+            JobStatus end = new JobFollower(target.view(), out, JobFollower.mode(false), false).follow(jobId, Duration.ofMinutes(5));
             if (end.state() != JobState.SUCCEEDED) return Exit.FAILED;
             EvalReport.print(end, out);
             return Exit.OK;

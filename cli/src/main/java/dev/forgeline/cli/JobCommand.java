@@ -37,7 +37,7 @@ final class JobCommand implements Callable<Integer> {
         try (Target connection = target) {
             PrintWriter out = spec.commandLine().getOut();
             if (follow) {
-                JobStatus end = new JobFollower(target.view(), out, JobFollower.mode(json)).follow(id, Duration.ofSeconds(10));
+                JobStatus end = new JobFollower(target.view(), out, JobFollower.mode(json), true).follow(id, Duration.ofSeconds(10));
                 return end.state() == JobState.SUCCEEDED ? Exit.OK : Exit.FAILED;
             }
             JobStatus s = target.view().job(id).orElseThrow(() -> new CliException(Exit.NOT_FOUND, "no job " + id + " on forge.jobs"));

@@ -35,13 +35,16 @@ final class JobFollower {
     private final PlatformView view;
     private final PrintWriter out;
     private final Mode mode;
+    private final boolean results;
     private final BlockingQueue<Object> arrivals = new LinkedBlockingQueue<>();
     private volatile String following;
 
-    JobFollower(PlatformView view, PrintWriter out, Mode mode) {
+    /** @param results print what the job made (its result) when it ends */
+    JobFollower(PlatformView view, PrintWriter out, Mode mode, boolean results) {
         this.view = view;
         this.out = out;
         this.mode = mode;
+        this.results = results;
         view.onEvent(e -> {
             if (e.jobId().equals(following)) arrivals.add(e);
         });
@@ -78,7 +81,7 @@ final class JobFollower {
         }
         JobStatus status = view.job(jobId).orElse(null);
         long deadline = System.nanoTime() + waitForStart.toNanos();
-        if (status == null && mode != Mode.JSON) line("waiting for " + jobId + " to be picked up");
+        boolean said = false;
         Instant lastPlain = Instant.EPOCH;
         JobEvent lastProgress = null;
         while (true) {
@@ -101,6 +104,10 @@ final class JobFollower {
                 show(e, losses, false);
             } else if (next == null && status == null) {
                 status = view.job(jobId).orElse(null);
+                if (status == null && !said && mode != Mode.JSON) {
+                    line("waiting for " + jobId + " to be picked up");
+                    said = true;
+                }
                 if (status == null && System.nanoTime() > deadline) {
                     throw new CliException(Exit.NOT_FOUND, "no job " + jobId + " on forge.jobs");
                 }
@@ -118,7 +125,7 @@ final class JobFollower {
                     ? " in " + Style.duration(Duration.between(s.createdAt(), s.updatedAt())) : "";
             StringBuilder sb = new StringBuilder(s.kind() + " " + s.jobId() + " " + Style.state(s.state().name()) + took);
             if (s.error() != null) sb.append(": ").append(s.error());
-            if (!s.result().isEmpty()) sb.append("\n  ").append(summary(s.result()));
+            if (results && !s.result().isEmpty()) sb.append("\n  ").append(summary(s.result()));
             out.println(sb);
         }
         out.flush();

@@ -116,7 +116,7 @@ final class PipelineCommand implements Callable<Integer> {
         }
         try (Target connection = target) {
             PlatformView view = target.view();
-            JobFollower follower = new JobFollower(view, say, JobFollower.mode(false));
+            JobFollower follower = new JobFollower(view, say, JobFollower.mode(false), false);
             Thread cancelOnInterrupt = new Thread(this::cancelRunning, "forge-pipeline-cancel");
             Runtime.getRuntime().addShutdownHook(cancelOnInterrupt);
 

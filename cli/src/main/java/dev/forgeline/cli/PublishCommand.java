@@ -85,7 +85,7 @@ final class PublishCommand implements Callable<Integer> {
             out.println("published " + request.jobId() + " on " + name);
             out.flush();
             if (!follow) return Exit.OK;
-            JobStatus end = new JobFollower(target.view(), out, JobFollower.mode(false)).follow(request.jobId(), Duration.ofMinutes(10));
+            JobStatus end = new JobFollower(target.view(), out, JobFollower.mode(false), true).follow(request.jobId(), Duration.ofMinutes(10));
             return end.state() == JobState.SUCCEEDED ? Exit.OK : Exit.FAILED;
         }
     }
