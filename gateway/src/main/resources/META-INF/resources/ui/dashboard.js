@@ -2,7 +2,8 @@
 // models and lineage, eval reports, datasets) and talks to /v1 for the playground.
 // The URL fragment opens things directly: #job=ID, #model=ID, #dataset=ID; live=0 turns the
 // status stream off (headless checks: an open stream keeps a virtual-time browser waiting);
-// key=KEY stores an API key and is then removed from the address.
+// key=KEY stores an API key and is then removed from the address; chat=TEXT (with model=ID)
+// sends one message in the playground.
 'use strict';
 
 const KEY_STORAGE = 'forge.apiKey';
@@ -221,16 +222,20 @@ function drawChart() {
     return;
   }
   const data = [steps, steps.map((s) => (train.has(s) ? train.get(s) : null)), steps.map((s) => (held.has(s) ? held.get(s) : null))];
+  // a fine-tuning run falls from ~10 to ~1 in a few steps: a log axis keeps the rest of the run readable
+  const all = [...train.values(), ...held.values()];
+  const log = Math.min(...all) > 0 && Math.max(...all) / Math.min(...all) > 5;
+  el.dataset.scale = log ? 'log' : 'linear';
   const opts = {
     width: Math.max(320, el.clientWidth || 600),
     height: 280,
-    scales: { x: { time: false } },
+    scales: { x: { time: false }, y: log ? { distr: 3 } : {} },
     series: [
       { label: 'step' },
       { label: 'train loss', stroke: '#2563eb', width: 2, spanGaps: true, points: { show: train.size < 60 } },
       { label: 'held-out loss', stroke: '#ea580c', width: 2, spanGaps: true, points: { show: true, size: 7, fill: '#ea580c' } },
     ],
-    axes: [{ label: 'step' }, { label: 'loss' }],
+    axes: [{ label: 'step' }, { label: log ? 'loss (log scale)' : 'loss' }],
     hooks: { draw: [(u) => measureChart(u, el, points)] },
   };
   state.chart = new uPlot(opts, data, el);
@@ -387,7 +392,7 @@ function renderLineage(m) {
     h('span', { class: 'k' }, 'gate'), m.gate ? badge(m.gate) : h('span', { class: 'v' }, 'no verdict yet'),
     ' ', badge(m.status), m.gate_reason ? h('div', { class: 'muted' }, m.gate_reason) : null);
   steps.push(gate);
-  el.replaceChildren(...steps);
+  el.replaceChildren(...steps.flatMap((s, i) => (i ? [h('li', { class: 'arrow', 'aria-hidden': 'true' }, '→'), s] : [s])));
 }
 
 function shortUri(uri) {
@@ -526,6 +531,10 @@ async function start() {
     else restartStream();
     if (p.get('model')) await selectModel(p.get('model'));
     if (p.get('dataset')) await selectDataset(p.get('dataset'));
+    if (p.get('chat')) { // #model=ID&chat=TEXT: ask the model once, as if typed in the playground
+      if (p.get('model') && [...$('#chat-model').options].some((o) => o.value === p.get('model'))) $('#chat-model').value = p.get('model');
+      await sendChat(p.get('chat'));
+    }
   } catch (e) {
     if (!(e instanceof ApiFailure && e.status === 401)) showMessage(e.message);
     document.body.dataset.error = e.message;
