@@ -46,8 +46,13 @@ trap 'rm -rf "$PROFILE"' EXIT
 # The API answers before we spend a browser on it: a clear message for a wrong URL, key or job.
 auth=()
 [ -n "$KEY" ] && auth=(-H "Authorization: Bearer $KEY")
-code=$(curl -s -o "$OUT_DIR/job.json" -w '%{http_code}' "${auth[@]}" "$GATEWAY/ui/api/jobs/$JOB") \
-  || fail "the gateway at $GATEWAY does not answer"
+# 503 while the gateway is still reading the platform's topics: wait for it, a minute at most.
+for _ in $(seq 60); do
+  code=$(curl -s -o "$OUT_DIR/job.json" -w '%{http_code}' "${auth[@]}" "$GATEWAY/ui/api/jobs/$JOB") \
+    || fail "the gateway at $GATEWAY does not answer"
+  [ "$code" = 503 ] || break
+  sleep 1
+done
 case $code in
   200) ;;
   401) fail "the gateway wants an API key (401): pass it as the third argument" ;;
