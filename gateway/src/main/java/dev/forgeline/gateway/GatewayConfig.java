@@ -55,6 +55,14 @@ public interface GatewayConfig {
     @WithDefault("4194304")
     long maxBodyBytes();
 
+    /**
+     * Largest file {@code POST /v1/files} accepts (the file itself; the multipart body around it may
+     * be 64 KiB more); beyond it 413. The whole upload is held in memory while it is checked line by line.
+     */
+    @WithName("files.max-bytes")
+    @WithDefault("33554432")
+    long filesMaxBytes();
+
     /** auto (the first GPU when one is visible), cpu, cuda or cuda:N; anything else stops startup. */
     @WithDefault("auto")
     String device();

@@ -40,6 +40,8 @@ import org.junit.jupiter.api.Test;
  * Seeded fuzz of every route: malformed, oversized, wrongly typed and hostile requests. No answer
  * may be 5xx; every 4xx of the API is OpenAI's error shape; no fuzzed body reaches the log; and a
  * normal chat completion still answers 200 afterwards. Bodies that would generate ask for one token.
+ * A quarter of the requests go to the files and fine-tuning routes: multipart uploads broken in
+ * every way, hostile JSONL, job requests with wrong fields, query strings that do not decode.
  */
 @QuarkusTest
 @WithTestResource(KafkaBrokerTestResource.class)
@@ -81,6 +83,25 @@ class GatewayFuzzTest {
         "[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{\"url\":\"x\"}}]}]",
         "[{\"role\":\"tool\",\"content\":\"" + SECRET + "\"}]", "{\"include_usage\":true}", "[\"\",\"\",\"\",\"\",\"\"]",
         "{\"type\":\"json_object\"}", "{\"50256\":-100}"};
+    /** A file uploaded before the fuzz starts, so job requests can get past the file check. */
+    static String uploaded = "file-nothing";
+    static final String[] FT_ROUTES = {"/v1/files", "/v1/files/file-nothing", "/v1/files/file-nothing/content",
+        "/v1/fine_tuning/jobs", "/v1/fine_tuning/jobs/ftjob-nothing", "/v1/fine_tuning/jobs/ftjob-nothing/events",
+        "/v1/fine_tuning/jobs/ftjob-nothing/checkpoints", "/v1/fine_tuning/jobs/ftjob-nothing/cancel",
+        "/v1/files/%C3%28", "/v1/files/file-%00", "/v1/fine_tuning/jobs/" + "j".repeat(3000), "/v1/fine_tuning",
+        "/v1/fine_tuning/jobs/ftjob-x/events/x", "/v1/files/../models"};
+    static final String[] JOB_FIELDS = {"model", "training_file", "validation_file", "suffix", "seed",
+        "hyperparameters", "method", "metadata", "forge"};
+    /** Values for the job request's nested objects, on top of VALUES. */
+    static final String[] JOB_VALUES = {"{\"n_epochs\":\"auto\",\"batch_size\":0}", "{\"n_epochs\":1e309}",
+        "{\"learning_rate_multiplier\":\"NaN\"}", "{\"type\":\"supervised\",\"supervised\":5}",
+        "{\"type\":\"dpo\"}", "{\"method\":\"freeze\",\"lora\":{}}", "{\"lora\":{\"r\":-1,\"target_modules\":[null]}}",
+        "{\"max_steps\":0,\"eval\":{\"gate\":{\"min_accuracy\":7}}}", "{\"eval\":{\"subjects\":5}}",
+        "{\"k\":\"" + "v".repeat(600) + "\"}", "\"ft:x:y\"", "\"a/b\""};
+    /** Queries the JDK client sends; those that do not decode (%zz) are among the raw requests. */
+    static final String[] QUERIES = {"?limit=0", "?limit=-1", "?limit=x", "?limit=99999999999", "?limit=1.5",
+        "?after=nothing", "?after=%C3%28", "?order=sideways", "?purpose=assistants", "?metadata%5Bk%5D=v", "?%00",
+        "?limit=%E0%A4", "?after=" + SECRET, "?limit=1&limit=2", "?=", "?&&&"};
     static final String[] FIELDS = {"model", "messages", "prompt", "max_tokens", "max_completion_tokens",
         "temperature", "top_p", "n", "stream", "stop", "seed", "logprobs", "top_logprobs", "presence_penalty",
         "frequency_penalty", "user", "stream_options", "logit_bias", "response_format", "tools", "echo", "suffix"};
@@ -100,6 +121,7 @@ class GatewayFuzzTest {
     @Test
     void noRequestGetsA5xxOrLeaksItsBody() throws Exception {
         awaitPlatformView();
+        uploaded = uploadedFile();
         LogCapture log = LogCapture.start();
         long start = System.nanoTime();
         Random random = new Random(SEED);
@@ -207,6 +229,9 @@ class GatewayFuzzTest {
 
     static Probe probe(Random r) {
         String key = "Bearer " + GatewayTestSupport.KEY;
+        if (r.nextInt(4) == 0) {
+            return fineTuningProbe(r, key);
+        }
         int kind = r.nextInt(100);
         if (kind < 35) { // a valid body with a field made wrong
             String path = r.nextBoolean() ? "/v1/chat/completions" : "/v1/completions";
@@ -243,6 +268,96 @@ class GatewayFuzzTest {
         }
         return new Probe("POST", pick(r, ROUTES[0], ROUTES[1]), pick(r, "application/json", null,
                 "application/x-www-form-urlencoded", "multipart/form-data; boundary=XyZ"), key, huge(r));
+    }
+
+    /** A request to the files or fine-tuning routes. */
+    static Probe fineTuningProbe(Random r, String key) {
+        int kind = r.nextInt(100);
+        if (kind < 30) { // an upload, broken in its framing or in its file
+            String type = pick(r, "multipart/form-data; boundary=XyZ", "multipart/form-data; boundary=XyZ",
+                    "multipart/form-data", "multipart/form-data; boundary=", "multipart/form-data; boundary=\"XyZ",
+                    "multipart/mixed; boundary=XyZ", "application/json", null, "text/plain");
+            return new Probe("POST", "/v1/files", type, key, r.nextBoolean() ? upload(r) : multipart(r).getBytes(StandardCharsets.UTF_8));
+        }
+        if (kind < 55) { // a job request with fields made wrong
+            return new Probe("POST", "/v1/fine_tuning/jobs", pick(r, "application/json", null), key,
+                    mutatedJob(r).getBytes(StandardCharsets.UTF_8));
+        }
+        if (kind < 65) { // not JSON, or another content type
+            String type = pick(r, CONTENT_TYPES);
+            return new Probe("POST", pick(r, "/v1/fine_tuning/jobs", "/v1/fine_tuning/jobs/ftjob-nothing/cancel"), type,
+                    key, r.nextBoolean() ? garbage(r) : bodyFor(r, type));
+        }
+        if (kind < 80) { // list and read routes with query strings
+            String path = pick(r, "/v1/files", "/v1/fine_tuning/jobs", "/v1/fine_tuning/jobs/ftjob-nothing/events",
+                    "/v1/fine_tuning/jobs/ftjob-nothing/checkpoints", "/v1/files/file-nothing/content");
+            return new Probe("GET", path + pick(r, QUERIES), null, key, null);
+        }
+        if (kind < 95) { // any method, any of these paths
+            String type = pick(r, CONTENT_TYPES);
+            return new Probe(pick(r, METHODS), pick(r, FT_ROUTES), type, r.nextInt(5) == 0 ? null : key,
+                    r.nextBoolean() ? null : bodyFor(r, type));
+        }
+        return new Probe("POST", "/v1/files", "multipart/form-data; boundary=XyZ", key, hugeUpload(r));
+    }
+
+    /** A well-framed upload whose purpose or file is hostile. */
+    static byte[] upload(Random r) {
+        String purpose = pick(r, "fine-tune", "fine-tune", "assistants", "", SECRET, "fine-tune\u0000");
+        String file = switch (r.nextInt(6)) {
+            case 0 -> "{\"messages\":[{\"role\":\"user\",\"content\":\"" + SECRET + "\"}]}\n";
+            case 1 -> new String(garbage(r), StandardCharsets.ISO_8859_1);
+            case 2 -> ("{\"messages\":[{\"role\":\"assistant\",\"content\":\"" + SECRET + "\"}]}\n").repeat(3)
+                    + "{\"messages\":" + pick(r, VALUES) + "}\n";
+            case 3 -> "\n\n\r\n";
+            case 4 -> "{\"messages\":[{\"role\":\"user\",\"content\":" + pick(r, VALUES)
+                    + "},{\"role\":\"assistant\",\"content\":\"" + SECRET + "\"}]}";
+            default -> "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"assistant\",\"content\":\""
+                    + SECRET + "\"}]}\n";
+        };
+        String name = pick(r, "f.jsonl", "../../etc/passwd", "", "\u00e9\u4e2d.jsonl", "a\"b.jsonl", SECRET);
+        StringBuilder b = new StringBuilder();
+        if (r.nextInt(6) != 0) {
+            b.append("--XyZ\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\n").append(purpose).append("\r\n");
+        }
+        if (r.nextInt(6) != 0) {
+            b.append("--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"").append(name)
+                    .append("\"\r\nContent-Type: application/jsonl\r\n\r\n").append(file).append("\r\n");
+        }
+        if (r.nextInt(8) == 0) {
+            b.append("--XyZ\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nagain\r\n");
+        }
+        return b.append(r.nextInt(8) == 0 ? "--XyZ" : "--XyZ--\r\n").toString().getBytes(StandardCharsets.ISO_8859_1);
+    }
+
+    /** Beyond the test profile's 1 MiB file limit and the multipart framing around it. */
+    static byte[] hugeUpload(Random r) {
+        byte[] b = new byte[1024 * 1024 + 64 * 1024 + 1 + r.nextInt(100_000)];
+        Arrays.fill(b, (byte) 'x');
+        byte[] head = ("--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + SECRET + "\"\r\n\r\n")
+                .getBytes(StandardCharsets.UTF_8);
+        System.arraycopy(head, 0, b, 0, head.length);
+        return b;
+    }
+
+    /** A valid job request (on the uploaded file), then two or three fields replaced or removed. */
+    static String mutatedJob(Random r) {
+        Map<String, String> fields = new LinkedHashMap<>();
+        fields.put("model", "\"" + MODEL + "\"");
+        fields.put("training_file", "\"" + uploaded + "\"");
+        fields.put("suffix", "\"" + SECRET + "\"");
+        fields.put("forge", "{\"max_steps\":1}");
+        for (int m = r.nextInt(3) == 0 ? 3 : 2; m > 0; m--) {
+            String field = pick(r, JOB_FIELDS);
+            if (r.nextInt(8) == 0) {
+                fields.remove(field);
+            } else {
+                fields.put(field, r.nextBoolean() ? pick(r, JOB_VALUES) : pick(r, VALUES));
+            }
+        }
+        StringBuilder json = new StringBuilder("{");
+        fields.forEach((k, v) -> json.append(json.length() > 1 ? "," : "").append('"').append(k).append("\":").append(v));
+        return json.append('}').toString();
     }
 
     /** A valid request of the route, then two or three fields replaced by a hostile value or removed. */
@@ -430,6 +545,17 @@ class GatewayFuzzTest {
             {"GET /v1/" + "a".repeat(10_000) + " HTTP/1.1\r\n\r\n", ""},
             {"GET /v1/models HTTP/1.1\r\nX-Big: " + "a".repeat(10_000) + "\r\n" + auth + "\r\n", ""},
             {"GARBAGE\r\n\r\n", ""},
+            {"POST /v1/files HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=x\r\nContent-Length: 100\r\n" + auth
+                    + "\r\n--x\r\nabc", "", "half"},
+            {"POST /v1/files HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=x\r\nTransfer-Encoding: chunked\r\n"
+                    + auth + "\r\nZZ\r\nxx\r\n0\r\n\r\n", ""},
+            {"POST /v1/files HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=x\r\nContent-Length: 5\r\n" + auth
+                    + "\r\n--x--", "routed"},
+            {"POST /v1/files HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=x\r\nContent-Length: 99999999999\r\n"
+                    + auth + "\r\n--x\r\n", "", "half"},
+            // a malformed %-escape in the query: the HTTP server's bare 400, as one in the path
+            {"GET /v1/fine_tuning/jobs?limit=%zz HTTP/1.1\r\n" + auth + "\r\n", ""},
+            {"GET /v1/files?after=%E0%A4%A&order=% HTTP/1.1\r\n" + auth + "\r\n", ""},
             {"\u0016\u0003\u0001\u0000\u002a\u0001\u0000\u0000\u0026\u0003\u0003", "", "half"},
         };
         String[] c = cases[r.nextInt(cases.length)];
@@ -472,6 +598,18 @@ class GatewayFuzzTest {
     }
 
     // ---------------------------------------------------------------- helpers
+
+    static String uploadedFile() throws Exception {
+        String line = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"assistant\",\"content\":\"ho\"}]}";
+        byte[] body = ("--XyZ\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nfine-tune\r\n--XyZ\r\n"
+                + "Content-Disposition: form-data; name=\"file\"; filename=\"f.jsonl\"\r\n\r\n" + line + "\n" + line
+                + "\r\n--XyZ--\r\n").getBytes(StandardCharsets.UTF_8);
+        HttpResponse<String> r = GatewayTestSupport.HTTP.send(request(new Probe("POST", "/v1/files",
+                "multipart/form-data; boundary=XyZ", "Bearer " + GatewayTestSupport.KEY, body)),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, r.statusCode(), r.body());
+        return JSON.readTree(r.body()).get("id").asText();
+    }
 
     @SafeVarargs
     static <T> T pick(Random r, T... options) {

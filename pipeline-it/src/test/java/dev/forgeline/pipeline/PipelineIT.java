@@ -11,6 +11,19 @@ import dev.forgeline.contracts.JobStatus;
 import dev.forgeline.contracts.ModelCard;
 import dev.forgeline.contracts.Topics;
 import dev.forgeline.contracts.TrainingRequest;
+import com.openai.client.OpenAIClient;
+import com.openai.client.okhttp.OpenAIOkHttpClient;
+import com.openai.core.JsonValue;
+import com.openai.errors.BadRequestException;
+import com.openai.models.chat.completions.ChatCompletion;
+import com.openai.models.chat.completions.ChatCompletionCreateParams;
+import com.openai.models.files.FileCreateParams;
+import com.openai.models.files.FileObject;
+import com.openai.models.files.FilePurpose;
+import com.openai.models.finetuning.jobs.FineTuningJob;
+import com.openai.models.finetuning.jobs.FineTuningJobEvent;
+import com.openai.models.finetuning.jobs.JobCreateParams;
+import com.openai.models.finetuning.jobs.checkpoints.FineTuningJobCheckpoint;
 import dev.forgeline.engine.SharedData;
 import dev.forgeline.kafka.EmbeddedKafka;
 import dev.forgeline.kafka.TopicRecords;
@@ -34,6 +47,7 @@ import java.util.function.Predicate;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -42,7 +56,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * on stories260k with {@code then: [eval, deploy]}. One's gate passes: its card ends
  * {@code approved} on {@code forge.models} and the gateway, started before it existed, answers a
  * chat completion with its id. The other's gate asks for an accuracy it cannot reach: its card
- * ends {@code rejected} and the gateway does not serve it.
+ * ends {@code rejected} and the gateway does not serve it. And the official OpenAI Java SDK runs a
+ * fine-tuning job through the gateway's files and fine-tuning API, on the same services.
  */
 class PipelineIT {
     private static final Path ROOT = Path.of("..").toAbsolutePath().normalize();
@@ -141,6 +156,86 @@ class PipelineIT {
         JobStatus training = awaitStatus(jobId + "-train");
         assertEquals(JobState.SUCCEEDED, training.state(), () -> "training: " + training.error());
         assertEquals("ft-" + jobId + "-train", training.result().get("model_id"));
+    }
+
+    /**
+     * The OpenAI SDK's fine-tuning flow against the gateway: upload, create (small, fast settings in
+     * the {@code forge} extension), poll to {@code succeeded}, events and checkpoints, then chat with
+     * the {@code ft:} model. A malformed file is refused at upload with its line number.
+     */
+    @Test
+    void openAiSdkFineTunesAModelThroughTheGateway() throws Exception {
+        OpenAIClient client = OpenAIOkHttpClient.builder().baseUrl("http://127.0.0.1:" + gatewayPort + "/v1")
+                .apiKey("unused-in-local-mode").maxRetries(3).build(); // a 503 while the job view catches up is retried
+        Path data = writeDataset(work.resolve("sdk-data"));
+        awaitGateway();
+
+        Path bad = work.resolve("bad.jsonl");
+        Files.writeString(bad, line("Fruit for red?", "apple") + "\n{\"messages\": [oops\n");
+        BadRequestException refused = assertThrows(BadRequestException.class, () -> client.files().create(
+                FileCreateParams.builder().file(bad).purpose(FilePurpose.FINE_TUNE).build()));
+        assertTrue(refused.getMessage().contains("line 2"), refused.getMessage());
+        assertEquals("file", refused.param().orElse(null));
+
+        FileObject train = client.files().create(FileCreateParams.builder().file(data.resolve("train.jsonl"))
+                .purpose(FilePurpose.FINE_TUNE).build());
+        FileObject test = client.files().create(FileCreateParams.builder().file(data.resolve("test.jsonl"))
+                .purpose(FilePurpose.FINE_TUNE).build());
+        assertEquals("train.jsonl", train.filename());
+        assertEquals(train.id(), client.files().retrieve(train.id()).id());
+
+        FineTuningJob created = client.fineTuning().jobs().create(JobCreateParams.builder().model("stories260k")
+                .trainingFile(train.id()).validationFile(test.id()).suffix("fruit").seed(42L)
+                .hyperparameters(JobCreateParams.Hyperparameters.builder().batchSize(8L).learningRateMultiplier(25.0).build())
+                .putAdditionalBodyProperty("forge", JsonValue.from(Map.of("method", "lora",
+                        "lora", Map.of("r", 8, "alpha", 16, "dropout", 0.0), "max_steps", 30, "max_seq_length", 64,
+                        "save_interval", 10)))
+                .build());
+        String id = created.id();
+        assertTrue(id.startsWith("ftjob-"), id);
+        FineTuningJob job = created;
+        long deadline = System.nanoTime() + TIMEOUT.toNanos();
+        while (!List.of("succeeded", "failed", "cancelled").contains(job.status().asString())
+                && System.nanoTime() < deadline) {
+            Thread.sleep(1000);
+            job = client.fineTuning().jobs().retrieve(id);
+        }
+        FineTuningJob done = job;
+        assertEquals(FineTuningJob.Status.SUCCEEDED, done.status(), () -> "job " + id + ": " + done.error()
+                + " (see target/pipeline-it/*.log)");
+        String model = done.fineTunedModel().orElseThrow();
+        assertEquals("ft:stories260k:fruit:" + id, model);
+        assertTrue(done.trainedTokens().orElse(0L) > 0);
+
+        List<FineTuningJobEvent> events = client.fineTuning().jobs().listEvents(id).data();
+        assertTrue(events.get(0).message().contains(model), events.get(0).message());
+        assertTrue(events.stream().anyMatch(e -> e.message().startsWith("Checkpoint saved")), events.toString());
+        List<FineTuningJobCheckpoint> checkpoints = client.fineTuning().jobs().checkpoints().list(id).data();
+        assertTrue(checkpoints.size() >= 1, checkpoints.toString());
+        assertTrue(checkpoints.get(0).stepNumber() >= 10, checkpoints.toString());
+        assertEquals(model + ":ckpt-step-" + checkpoints.get(0).stepNumber(), checkpoints.get(0).fineTunedModelCheckpoint());
+        assertTrue(checkpoints.get(0).metrics().trainLoss().isPresent(), checkpoints.toString());
+
+        assertEquals(model, client.models().retrieve(model).id());
+        assertTrue(client.models().list().data().stream().anyMatch(m -> m.id().equals(model)));
+        ChatCompletion answer = client.chat().completions().create(ChatCompletionCreateParams.builder().model(model)
+                .addUserMessage("Fruit for red?").maxCompletionTokens(8).temperature(0.0).build());
+        assertEquals(model, answer.model());
+        assertTrue(answer.choices().get(0).message().content().isPresent());
+    }
+
+    /** The gateway is a process started with the others: wait until it answers. */
+    private static void awaitGateway() throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        while (System.nanoTime() < deadline) {
+            try {
+                if (get("/v1/models").statusCode() == 200) return;
+            } catch (java.io.IOException e) {
+                // still starting
+            }
+            Thread.sleep(500);
+        }
+        throw new AssertionError("the gateway did not answer within 120 s (see target/pipeline-it/gateway.log)");
     }
 
     private static TrainingRequest training(String jobId, Path data, EvalRequest.Gate gate) {

@@ -135,7 +135,7 @@ public class TrainingHandler implements JobHandler<TrainingRequest> {
     static String modelId(TrainingRequest request) {
         String id = request.modelId() != null ? request.modelId() : "ft-" + request.jobId();
         if (!LocalPaths.isId(id)) {
-            throw new IllegalArgumentException("model_id '" + id + "' must be 1 to 200 letters, digits, '.', '_' or '-'"
+            throw new IllegalArgumentException("model_id '" + id + "' must be 1 to 200 letters, digits, '.', '_', ':' or '-'"
                     + " (it names the folder models/{model_id})");
         }
         return id;

@@ -32,10 +32,15 @@ import io.vertx.ext.web.handler.BodyHandler;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
+import java.util.Arrays;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import java.util.concurrent.CompletableFuture;
 import org.jboss.logging.Logger;
 
@@ -67,9 +72,20 @@ public class OpenAiRoutes {
             .enable(StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION)
             .build();
 
-    /** The method each route answers; logs name the route, never the raw path, which the client chose. */
-    private static final Map<String, HttpMethod> ROUTES = Map.of("/v1/chat/completions", HttpMethod.POST,
-            "/v1/completions", HttpMethod.POST, "/v1/models", HttpMethod.GET, "/v1/models/{id}", HttpMethod.GET);
+    /** A route: its name as logs write it (never the raw path, which the client chose), its path and methods. */
+    record RouteSpec(String name, Pattern path, Set<HttpMethod> methods) {
+        static RouteSpec of(String name, String pathRegex, String... methods) {
+            return new RouteSpec(name, Pattern.compile(pathRegex),
+                    Arrays.stream(methods).map(HttpMethod::valueOf).collect(Collectors.toCollection(LinkedHashSet::new)));
+        }
+    }
+
+    /** Every route and the methods it answers, for 405s and log lines. */
+    private static final List<RouteSpec> ROUTES = Stream.concat(Stream.of(
+            RouteSpec.of("/v1/chat/completions", "/v1/chat/completions", "POST"),
+            RouteSpec.of("/v1/completions", "/v1/completions", "POST"),
+            RouteSpec.of("/v1/models", "/v1/models", "GET"),
+            RouteSpec.of("/v1/models/{id}", "/v1/models/.+", "GET")), FineTuningRoutes.SPECS.stream()).toList();
 
     @Inject
     GatewayConfig config;
@@ -92,6 +108,9 @@ public class OpenAiRoutes {
     @Inject
     RemoteProxy remote;
 
+    @Inject
+    FineTuningRoutes fineTuning;
+
     void routes(@Observes Router router) {
         router.route("/v1/*").order(-10).handler(ctx -> {
             requestId(ctx);
@@ -102,8 +121,9 @@ public class OpenAiRoutes {
                 fail(ctx, e);
             }
         });
-        // Only the POST routes read a body, and only JSON: Vert.x's BodyHandler decodes a form or
-        // multipart body itself (and throws on a malformed one), so those types are turned away first.
+        // The JSON POST routes read their body with Vert.x's BodyHandler, which decodes a form or
+        // multipart body itself (and throws on a malformed one), so those types are turned away first;
+        // POST /v1/files reads its multipart body itself (FineTuningRoutes).
         BodyHandler bodies = BodyHandler.create(false).setBodyLimit(config.maxBodyBytes());
         for (String path : List.of("/v1/chat/completions", "/v1/completions")) {
             router.post(path).order(-9).handler(OpenAiRoutes::requireJson);
@@ -113,6 +133,7 @@ public class OpenAiRoutes {
         router.getWithRegex("/v1/models/(?<id>.+)").handler(this::getModel);
         router.post("/v1/chat/completions").blockingHandler(this::chatCompletions, false);
         router.post("/v1/completions").blockingHandler(this::completions, false);
+        fineTuning.register(router, bodies);
         router.route("/v1/*").handler(ctx -> fail(ctx, unrouted(ctx, 404)));
         router.route("/v1/*").failureHandler(ctx -> fail(ctx, failure(ctx)));
         // what no route took, anywhere on the server (Vert.x's default is an HTML page)
@@ -121,20 +142,25 @@ public class OpenAiRoutes {
         }
     }
 
+    /** The route a request's path falls under, if any. */
+    private static RouteSpec spec(RoutingContext ctx) {
+        String path = ctx.request().path();
+        return path == null ? null : ROUTES.stream().filter(r -> r.path().matcher(path).matches()).findFirst().orElse(null);
+    }
+
     /** The route a request's path falls under, as the log names it. */
     private static String route(RoutingContext ctx) {
+        RouteSpec spec = spec(ctx);
         String path = ctx.request().path();
-        return path == null ? "?" : ROUTES.containsKey(path) ? path
-                : path.startsWith("/v1/models/") ? "/v1/models/{id}"
-                : path.startsWith("/v1/") ? "/v1/*" : "/*";
+        return spec != null ? spec.name() : path == null ? "?" : path.startsWith("/v1/") ? "/v1/*" : "/*";
     }
 
     /** A request no handler took: 405 on a route's path with another method, else 404 (or Vert.x's 400). */
     private static ApiError unrouted(RoutingContext ctx, int status) {
         String request = ctx.request().method() + " " + ctx.request().path();
-        HttpMethod allowed = ROUTES.get(route(ctx));
-        if (allowed != null && !allowed.equals(ctx.request().method())) {
-            ctx.response().putHeader("Allow", allowed.name());
+        RouteSpec spec = spec(ctx);
+        if (spec != null && !spec.methods().contains(ctx.request().method())) {
+            ctx.response().putHeader("Allow", spec.methods().stream().map(HttpMethod::name).collect(Collectors.joining(", ")));
             return ApiError.methodNotAllowed(request);
         }
         return status == 400 ? ApiError.invalid(null, "Bad request: the URL or a header cannot be read")
@@ -142,7 +168,7 @@ public class OpenAiRoutes {
     }
 
     /** JSON or no Content-Type (read as JSON); anything else 415 before its body is read. */
-    private static void requireJson(RoutingContext ctx) {
+    static void requireJson(RoutingContext ctx) {
         String type = ctx.request().getHeader("Content-Type");
         String media = type == null ? null : type.split(";", 2)[0].strip().toLowerCase(Locale.ROOT);
         if (media == null || media.equals("application/json") || media.endsWith("+json")) {
@@ -242,7 +268,7 @@ public class OpenAiRoutes {
         return catalog.find(id).orElseThrow(() -> ApiError.modelNotFound(id));
     }
 
-    private static ObjectNode body(RoutingContext ctx) throws java.io.IOException {
+    static ObjectNode body(RoutingContext ctx) throws java.io.IOException {
         Buffer raw = ctx.body().buffer();
         if (raw == null || raw.length() == 0) {
             throw ApiError.invalid(null, "The request body is empty; expected a JSON object");

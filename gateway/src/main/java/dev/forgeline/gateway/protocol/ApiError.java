@@ -67,8 +67,12 @@ public final class ApiError extends RuntimeException {
     }
 
     public static ApiError unsupportedMediaType(String contentType) {
+        return unsupportedMediaType(contentType, "application/json");
+    }
+
+    public static ApiError unsupportedMediaType(String contentType, String accepted) {
         return new ApiError(415, "invalid_request_error", "Unsupported content type: '" + contentType
-                + "'. This API method only accepts 'application/json' requests.", null, "unsupported_media_type", null);
+                + "'. This API method only accepts '" + accepted + "' requests.", null, "unsupported_media_type", null);
     }
 
     public static ApiError queueFull(String model, int retryAfterSeconds) {
@@ -92,6 +96,11 @@ public final class ApiError extends RuntimeException {
     public static ApiError tooLarge(long limit) {
         return new ApiError(413, "invalid_request_error", "The request body is larger than " + limit + " bytes",
                 null, "request_too_large", null);
+    }
+
+    public static ApiError fileTooLarge(long limit) {
+        return new ApiError(413, "invalid_request_error", "The file is larger than " + limit + " bytes, the most this"
+                + " gateway accepts (forge.gateway.files.max-bytes)", "file", "file_too_large", null);
     }
 
     /** Maps any failure to the error the client gets. */
