@@ -1,10 +1,7 @@
 package dev.forgeline.gateway.finetune;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.json.JsonMapper;
+import dev.forgeline.engine.train.ChatDataset;
+import dev.forgeline.engine.train.DatasetException;
 import dev.forgeline.gateway.protocol.ApiError;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
@@ -12,20 +9,15 @@ import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
 
 /**
- * Checks an uploaded fine-tuning file line by line with the rules the trainer's reader
- * ({@code llm-engine}'s {@code ChatDataset}) applies, so a file that passes here trains, and one
+ * Checks an uploaded fine-tuning file line by line with the trainer's own reader
+ * ({@code llm-engine}'s {@code ChatDataset#parseLine}), so a file that passes here trains, and one
  * that would fail a job an hour later is refused at upload with its line numbers instead.
  */
 public final class TrainingFileCheck {
     /** The first problems named in the error; a file broken throughout would make a huge message. */
     static final int MAX_REPORTED = 10;
-    static final Set<String> ROLES = Set.of("system", "user", "assistant", "tool");
-
-    private static final ObjectMapper JSON = JsonMapper.builder()
-            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).build();
 
     private TrainingFileCheck() {}
 
@@ -66,32 +58,11 @@ public final class TrainingFileCheck {
 
     /** What is wrong with one line, or null. */
     static String problem(String line) {
-        JsonNode node;
         try {
-            node = JSON.readTree(line);
-        } catch (JsonProcessingException e) {
-            return "not valid JSON";
+            ChatDataset.parseLine(line);
+            return null;
+        } catch (DatasetException e) {
+            return e.getMessage();
         }
-        if (node == null || !node.isObject()) {
-            return "not a JSON object";
-        }
-        JsonNode messages = node.get("messages");
-        if (messages == null || !messages.isArray() || messages.isEmpty()) {
-            return "expected a non-empty \"messages\" array";
-        }
-        boolean hasAssistant = false;
-        for (int i = 0; i < messages.size(); i++) {
-            JsonNode m = messages.get(i);
-            JsonNode role = m.get("role");
-            JsonNode content = m.get("content");
-            if (role == null || !role.isTextual() || !ROLES.contains(role.asText())) {
-                return "messages[" + i + "].role must be one of " + ROLES.stream().sorted().toList();
-            }
-            if (content == null || !content.isTextual()) {
-                return "messages[" + i + "].content must be a string";
-            }
-            hasAssistant |= role.asText().equals("assistant");
-        }
-        return hasAssistant ? null : "no assistant message, so nothing to learn from";
     }
 }

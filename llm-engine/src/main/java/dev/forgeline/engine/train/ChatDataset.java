@@ -2,7 +2,9 @@ package dev.forgeline.engine.train;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import dev.forgeline.engine.tokenizer.ChatMessage;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -27,7 +29,7 @@ import java.util.Set;
  */
 public final class ChatDataset {
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = JsonMapper.builder().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).build();
     private static final Set<String> ROLES = Set.of("system", "user", "assistant", "tool");
 
     private ChatDataset() {}
@@ -58,16 +60,28 @@ public final class ChatDataset {
     }
 
     static ChatExample parse(String line, Path file, int number) {
-        String where = file.getFileName() + ":" + number + ": ";
+        try {
+            return parseLine(line);
+        } catch (DatasetException e) {
+            throw new DatasetException(file.getFileName() + ":" + number + ": " + e.getMessage(), e.getCause());
+        }
+    }
+
+    /**
+     * One JSONL line as an example: a JSON object whose {@code messages} are system, user, assistant
+     * or tool turns with string contents, at least one of them the assistant's. A
+     * {@link DatasetException} says what is wrong (the gateway checks uploads with the same rules).
+     */
+    public static ChatExample parseLine(String line) {
         JsonNode node;
         try {
             node = JSON.readTree(line);
         } catch (JsonProcessingException e) {
-            throw new DatasetException(where + "not valid JSON (" + e.getOriginalMessage() + ")", e);
+            throw new DatasetException("not valid JSON (" + e.getOriginalMessage() + ")", e);
         }
         JsonNode messages = node == null ? null : node.get("messages");
         if (messages == null || !messages.isArray() || messages.isEmpty()) {
-            throw new DatasetException(where + "expected an object with a non-empty \"messages\" array");
+            throw new DatasetException("expected an object with a non-empty \"messages\" array");
         }
         List<ChatMessage> out = new ArrayList<>(messages.size());
         boolean hasAssistant = false;
@@ -76,16 +90,16 @@ public final class ChatDataset {
             JsonNode role = m.get("role");
             JsonNode content = m.get("content");
             if (role == null || !role.isTextual() || !ROLES.contains(role.asText())) {
-                throw new DatasetException(where + "messages[" + i + "].role must be one of " + ROLES.stream().sorted().toList());
+                throw new DatasetException("messages[" + i + "].role must be one of " + ROLES.stream().sorted().toList());
             }
             if (content == null || !content.isTextual()) {
-                throw new DatasetException(where + "messages[" + i + "].content must be a string");
+                throw new DatasetException("messages[" + i + "].content must be a string");
             }
             hasAssistant |= role.asText().equals("assistant");
             out.add(new ChatMessage(role.asText(), content.asText()));
         }
         if (!hasAssistant) {
-            throw new DatasetException(where + "no assistant message, so nothing to learn from");
+            throw new DatasetException("no assistant message, so nothing to learn from");
         }
         return new ChatExample(out);
     }
