@@ -23,8 +23,12 @@ import java.util.stream.Collectors;
 
 @Command(name = "eval", mixinStandardHelpOptions = true,
         description = "Evaluate a model on an MMLU-style multiple-choice set against its base (lm-evaluation-harness "
-                + "conventions), follow the job, and print accuracy per subject. The model's status does not change.")
+                + "conventions), follow the job, and print accuracy per subject. A measurement: the model's status does not "
+                + "change unless --gate asks for the evaluator's default gate (a failed gate rejects the model).")
 final class EvalCommand implements Callable<Integer> {
+    /** A gate every model passes: the verdict never changes the card (no deploy step either). */
+    private static final EvalRequest.Gate MEASURE_ONLY = new EvalRequest.Gate(1.0, false, null, null);
+
     @Mixin
     Target target;
 
@@ -56,6 +60,13 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--id", description = "the eval job's id (default eval-<time>)")
     String id;
 
+    @Option(names = "--gate", description = "apply the default gate (held-out loss below the base's, accuracy at most 0.02 "
+            + "below it); a model that fails it is rejected and no longer served")
+    boolean gate;
+
+    @Option(names = "--json", description = "the job's events and final status as JSON lines, no table")
+    boolean json;
+
     @Override
     public Integer call() throws InterruptedException {
         String dir = Files.isDirectory(Path.of(dataset)) || Files.isRegularFile(Path.of(dataset))
@@ -65,16 +76,16 @@ final class EvalCommand implements Callable<Integer> {
             PrintWriter out = spec.commandLine().getOut();
             String baseModel = base != null ? base : target.view().model(model).map(ModelCard::baseModel).orElse(null);
             EvalRequest request = new EvalRequest(jobId, 0, null, model, baseModel, dir, subjects, shots, limit, null, null,
-                    heldOut, null);
+                    heldOut, gate ? null : MEASURE_ONLY);
             List<FieldError> errors = request.validate();
             if (!errors.isEmpty()) {
                 throw new CliException(Exit.USAGE, errors.stream().map(String::valueOf).collect(Collectors.joining("; ")));
             }
             target.publish(Topics.EVAL_REQUESTS, jobId, request);
-            out.println("evaluating " + model + (baseModel != null ? " against " + baseModel : "") + " as job " + jobId);
-            JobStatus end = new JobFollower(target.view(), out, JobFollower.mode(false), false).follow(jobId, Duration.ofMinutes(5));
+            if (!json) out.println("evaluating " + model + (baseModel != null ? " against " + baseModel : "") + " as job " + jobId);
+            JobStatus end = new JobFollower(target.view(), out, JobFollower.mode(json), false).follow(jobId, Duration.ofMinutes(5));
             if (end.state() != JobState.SUCCEEDED) return Exit.FAILED;
-            EvalReport.print(end, out);
+            if (!json) EvalReport.print(end, out);
             return Exit.OK;
         }
     }

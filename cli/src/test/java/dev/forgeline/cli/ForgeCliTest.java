@@ -2,6 +2,7 @@ package dev.forgeline.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.forgeline.contracts.ContractsJson;
+import dev.forgeline.contracts.EvalRequest;
 import dev.forgeline.contracts.JobCancel;
 import dev.forgeline.contracts.JobEvent;
 import dev.forgeline.contracts.JobState;
@@ -148,6 +149,26 @@ class ForgeCliTest {
         String ok = id + "-ok";
         TopicRecords.send(bootstrap, Topics.JOBS, ok, JobStatus.queued(ok, "eval", t).withState(JobState.SUCCEEDED, Instant.now()));
         assertEquals(Exit.OK, forge("job", ok, "--follow").code());
+    }
+
+    @Test
+    void evalPublishesAMeasurementAndFollowsIt() throws Exception {
+        String id = "cli-eval-" + System.nanoTime();
+        CompletableFuture<Run> eval = CompletableFuture.supplyAsync(() ->
+                forge("eval", "ft-x", "--mmlu", dir.toString(), "--shots", "3", "--subjects", "astronomy,anatomy", "--base", "stories260k", "--id", id));
+        EvalRequest sent = TopicRecords.await(broker.bootstrapServers(), Topics.EVAL_REQUESTS, id, EvalRequest.class, x -> true,
+                Duration.ofSeconds(30));
+        assertNotNull(sent, "the request is on " + Topics.EVAL_REQUESTS);
+        assertEquals(dir.toAbsolutePath().toString(), sent.dataset());
+        assertEquals(3, sent.numFewshot());
+        assertEquals(List.of("astronomy", "anatomy"), sent.subjects());
+        assertEquals(1.0, sent.gate().maxAccuracyDrop(), "without --gate every model passes: the card does not change");
+        assertEquals(false, sent.gate().heldOutMustBeatBase());
+        TopicRecords.send(broker.bootstrapServers(), Topics.JOBS, id, JobStatus.queued(id, "eval", Instant.now())
+                .withState(JobState.SUCCEEDED, Instant.now()).withResult(Map.of("accuracy", 0.25), Instant.now()));
+        Run r = eval.get(60, TimeUnit.SECONDS);
+        assertEquals(Exit.OK, r.code(), r.err());
+        assertTrue(r.out().contains("eval " + id + " SUCCEEDED") && r.out().contains("accuracy=0.2500"), r.out());
     }
 
     @Test
