@@ -536,6 +536,10 @@ class DeployCheckTest {
             String name = image.substring("forgeline/".length(), image.indexOf(':'));
             String file = name + (image.endsWith("-cuda") ? "-cuda" : "") + ".Dockerfile";
             assertTrue(Files.isRegularFile(docker.resolve(file)), image + " has no docker/" + file);
+            String text = Files.readString(docker.resolve(file));
+            assertTrue(text.contains(image), "docker/" + file + " never names " + image + " (its build tag)");
+            assertTrue(Pattern.compile("(?m)^USER 10001(:10001)?\\s*$").matcher(text).find(), "docker/" + file + ": USER 10001, the uid the manifests run as");
+            assertTrue(Pattern.compile("(?m)^EXPOSE " + httpPort(name) + "\\b").matcher(text).find(), "docker/" + file + ": EXPOSE " + httpPort(name));
         }
     }
 
