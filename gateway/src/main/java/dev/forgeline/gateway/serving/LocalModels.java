@@ -1,6 +1,5 @@
 package dev.forgeline.gateway.serving;
 
-import dev.forgeline.gateway.engine.BatchScheduler;
 import dev.forgeline.gateway.engine.ModelRunner;
 import dev.forgeline.gateway.engine.ModelRunner.TokenLogprob;
 import dev.forgeline.gateway.protocol.ApiError;
