@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Scripted checks of the front door, run by `./forge test` after scripts/smoke.sh:
+#  0. Ctrl-C (SIGINT to its process group, as a terminal sends it) during a cold `./forge pipeline`
+#     exits 130, cancels the running job, stops local mode and keeps what was made so far;
 #  1. `./forge pipeline "TASK"` from cold (no `./forge up` running, no teacher configured, no network)
 #     starts local mode, runs teacher -> dataset -> LoRA -> eval -> gate -> serve on stories260k,
 #     prints the served model's chat answer and exits 0, all within 10 minutes, and stops local mode;
@@ -50,6 +52,35 @@ need() { # need COMMAND PACKAGE: installs the Debian package when the command is
   echo "frontdoor: installing $2 (apt-get)"
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2") >/dev/null 2>&1 || true
   command -v "$1" >/dev/null
+}
+
+# ---- 0. Ctrl-C ---------------------------------------------------------------------------
+check_interrupt() {
+  local out=$WORK/interrupt.out code=0
+  perl -e '$SIG{INT} = "DEFAULT"; exec @ARGV or die "exec: $!"' "$ROOT/forge" pipeline --id "$JOB-int" "Tell a story." \
+    </dev/null >"$out" 2>&1 &
+  local pid=$! deadline=$((SECONDS + 180))
+  until grep -q 'checkpoint part-' "$out" 2>/dev/null; do
+    if ! kill -0 "$pid" 2>/dev/null || [ $SECONDS -ge $deadline ]; then
+      fail "Ctrl-C: the pipeline's first job never ran"; sed 's/^/  | /' "$out"; return
+    fi
+    sleep 0.3
+  done
+  kill -INT -- "-$pid"
+  wait "$pid" || code=$?
+  sed 's/^/  | /' "$out"
+  if [ $code -ne 130 ]; then
+    fail "Ctrl-C: ./forge pipeline exited $code, expected 130"
+  elif pgrep -f "$FORGE_HOME" >/dev/null; then
+    fail "Ctrl-C left processes of local mode running: $(pgrep -f "$FORGE_HOME" | tr '\n' ' ')"
+    pkill -KILL -f "$FORGE_HOME" || true
+  elif ! grep -q "cancelled $JOB-int" "$out"; then
+    fail "Ctrl-C: the running job was not cancelled"
+  elif [ ! -d "$FORGE_HOME/artifacts/datagen/$JOB-int" ]; then
+    fail "Ctrl-C: what the job made is gone from $FORGE_HOME/artifacts/datagen/$JOB-int"
+  else
+    pass "Ctrl-C: ./forge pipeline exited 130, cancelled its job, stopped local mode, kept its artifacts"
+  fi
 }
 
 # ---- 1. the pipeline from cold ---------------------------------------------------------------
@@ -149,6 +180,18 @@ check_cli() {
   fi
 }
 
+# the job interrupted in check 0 ends CANCELLED once local mode is back (its request is read again)
+check_cancelled() {
+  local deadline=$((SECONDS + 60)) state=""
+  while [ $SECONDS -lt $deadline ]; do
+    state=$(forge jobs --json -n 0 | python3 -c 'import json,sys; print(next((j["state"] for j in json.load(sys.stdin) if j["job_id"]==sys.argv[1]), ""))' "$JOB-int")
+    [ "$state" = CANCELLED ] && break
+    sleep 1
+  done
+  [ "$state" = CANCELLED ] && pass "the interrupted pipeline's job is CANCELLED, not resumed" \
+    || fail "the interrupted pipeline's job is '$state', expected CANCELLED"
+}
+
 check_dashboard() {
   local script=$ROOT/scripts/dashboard-check.sh
   [ -f "$script" ] || return 0
@@ -159,10 +202,12 @@ check_dashboard() {
   fi
 }
 
+check_interrupt
 check_pipeline
 if start_up; then
   check_follow
   check_cli
+  check_cancelled
   check_dashboard
 else
   fail "./forge up did not get ready again after the pipeline"
