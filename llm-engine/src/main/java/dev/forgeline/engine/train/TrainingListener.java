@@ -12,5 +12,8 @@ public interface TrainingListener {
     /** Held-out loss per target token after {@code step} updates (0: before training). */
     default void onEvaluation(int step, double heldOutLoss) { }
 
+    /** DPO only: held-out loss, reward margin and preference accuracy after {@code step} updates. */
+    default void onPreferenceEvaluation(int step, PreferenceMetrics heldOut) { }
+
     default void onCheckpoint(int step, Path directory) { }
 }
