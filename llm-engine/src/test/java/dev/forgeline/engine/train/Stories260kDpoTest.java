@@ -138,21 +138,62 @@ class Stories260kDpoTest {
             assertTrue(colouredAfter >= 13, colouredAfter + "/16 greedy held-out answers name a colour"); // 80%
             assertTrue(after.loss() < before.loss(), "held-out DPO loss " + before.loss() + " -> " + after.loss());
 
-            // The merged model computes what the adapters did.
+            // The merged model computes what the adapters did: in float32 in memory (relative to the
+            // logits' size, as Stories260kLearningTest), and exported and reloaded in float64 against
+            // the base with the trained adapters attached (absolute 1e-5; only the export's float32
+            // rounding of W + BA separates them).
             int[] prompt = tokenizer.encode(template.render(heldOut.get(0).prompt(), true), false);
             float[] adapted = logits(model, prompt);
-            model.mergeLora();
+            Map<String, double[][]> trained = new java.util.LinkedHashMap<>();
+            trainer.trainable().adapters().forEach((name, a) ->
+                    trained.put(name, new double[][] {a.a().toType(DataType.FLOAT64, false).toDoubleArray(),
+                            a.b().toType(DataType.FLOAT64, false).toDoubleArray()}));
+            Path merged = ModelExport.writeMerged(model, base, tmp.resolve("merged"));
             assertFalse(model.hasAdapters());
-            float[] merged = logits(model, prompt);
-            double diff = LoraGradientTest.maxDiff(adapted, merged);
+            double diff = LoraGradientTest.maxDiff(adapted, logits(model, prompt));
             double scale = 0;
             for (float v : adapted) {
                 scale = Math.max(scale, Math.abs(v));
             }
-            // Relative to the logits' size, as Stories260kLearningTest: fp32 rounding of W + BA vs W x + B(A x).
-            System.out.printf("merged vs adapter logits: max |diff| %.2e (max |logit| %.1f)%n", diff, scale);
-            assertTrue(diff < 1e-5 * Math.max(1, scale), "merged logits differ by " + diff);
+            assertTrue(diff < 1e-5 * Math.max(1, scale), "merged float32 logits differ by " + diff);
+            double exported;
+            try (CausalLm withAdapters = CausalLm.load(base, Device.cpu(), DataType.FLOAT64);
+                    CausalLm reloaded = CausalLm.load(merged, Device.cpu(), DataType.FLOAT64)) {
+                TrainableSet set = TrainableSet.lora(withAdapters, config.lora(), 1);
+                assertEquals(trained.keySet(), set.adapters().keySet());
+                set.adapters().forEach((name, a) -> {
+                    copy(trained.get(name)[0], a.a());
+                    copy(trained.get(name)[1], a.b());
+                });
+                set.freeze();
+                exported = maxDiff(logits64(withAdapters, prompt), logits64(reloaded, prompt));
+            }
+            System.out.printf("merged vs adapter logits: float32 in memory max |diff| %.2e (max |logit| %.1f); "
+                    + "exported merged model vs adapters in float64 max |diff| %.2e%n", diff, scale, exported);
+            assertTrue(exported < 1e-5, "exported merged logits differ by " + exported);
         }
+    }
+
+    private static void copy(double[] values, ai.djl.ndarray.NDArray target) {
+        try (NoGradient ignored = NoGradient.enter(); NDManager m = target.getManager().newSubManager()) {
+            m.create(values).reshape(target.getShape()).toType(target.getDataType(), false).copyTo(target);
+        }
+    }
+
+    private static double[] logits64(CausalLm model, int[] ids) {
+        try (NoGradient ignored = NoGradient.enter(); NDManager m = model.manager().newSubManager()) {
+            return model.forward(model.tokens(m, List.of(ids), ids.length, 0), Step.uncached(m, model, 1, ids.length))
+                    .toDoubleArray();
+        }
+    }
+
+    private static double maxDiff(double[] a, double[] b) {
+        assertEquals(a.length, b.length);
+        double d = 0;
+        for (int i = 0; i < a.length; i++) {
+            d = Math.max(d, Math.abs(a[i] - b[i]));
+        }
+        return d;
     }
 
     /** DPO runs in the trainer's one loop: a run cancelled after step 7 resumes from step 5 to the same losses. */
