@@ -234,6 +234,30 @@ class Stories260kDpoTest {
         assertTrue(worst <= 1e-4, "resumed losses differ by " + worst);
     }
 
+    /** The job the trainer service runs: preference JSONL in, merged model, adapter and card out. */
+    @Test
+    void fineTuneJobRunsDpoAndReportsHeldOutPreferenceAccuracy() throws Exception {
+        Path trainFile = writeJsonl(tmp.resolve("train.jsonl"), ColourPreferences.train());
+        Path testFile = writeJsonl(tmp.resolve("test.jsonl"), ColourPreferences.heldOut());
+        TrainingConfig config = dpoConfig().toBuilder().epochs(4).build();
+        Path out = tmp.resolve("models").resolve("dpo1");
+        FineTune.Outcome o = FineTune.run(new FineTune.Job(base, trainFile, testFile, config, out, tmp.resolve("ckpt"), null),
+                null, null);
+        assertEquals(28, o.result().steps());
+        com.fasterxml.jackson.databind.JsonNode card = new ObjectMapper().readTree(out.resolve("card.json").toFile());
+        assertEquals("dpo", card.get("method").asText());
+        assertEquals(0.1, card.get("hyperparameters").get("beta").asDouble());
+        assertEquals(56, card.get("training").get("train_pairs").asInt());
+        double accuracy = card.get("eval").get("held_out_preference_accuracy").asDouble();
+        assertEquals(o.heldOut().accuracy(), accuracy);
+        assertTrue(accuracy >= 0.9, "held-out preference accuracy " + accuracy);
+        assertEquals(0.0, card.get("eval").get("base_held_out_preference_accuracy").asDouble(), "fresh adapters: margins 0");
+        assertTrue(Files.isRegularFile(out.resolve("adapter").resolve("adapter_model.safetensors")));
+        try (CausalLm reloaded = CausalLm.load(out, Device.cpu(), DataType.FLOAT32)) {
+            assertFalse(reloaded.hasAdapters());
+        }
+    }
+
     /** How many held-out prompts greedy decoding answers with a colour. */
     private int coloured(Generator generator, SamplingParams greedy, List<PreferenceExample> prompts, List<String> answers) {
         int n = 0;
