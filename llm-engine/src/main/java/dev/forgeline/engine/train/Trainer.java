@@ -320,8 +320,8 @@ public final class Trainer {
                         Math.max(1, config.microBatchSize() * 2), data.padId());
             }
             PreferenceMetrics m = evaluatePairs(data.heldOut(), heldOutReference, data.padId());
+            listener.onPreferenceEvaluation(step, m); // first, so a listener can report both in one event
             listener.onEvaluation(step, m.loss());
-            listener.onPreferenceEvaluation(step, m);
             return m.loss();
         }
     }
