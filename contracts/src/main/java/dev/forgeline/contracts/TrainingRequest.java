@@ -14,7 +14,9 @@ import java.util.List;
  *
  * @param baseModel     artifact URI, local path or Hub id of a Hugging Face-format model (required)
  * @param dataset       dataset id or URI of a folder with {@code train.jsonl} and {@code test.jsonl} (required)
- * @param method        lora (default), full, or freeze (train the last {@code trainableLayers} layers and the head)
+ * @param method        lora (default), full, freeze (train the last {@code trainableLayers} layers and the head), or
+ *                      dpo (Direct Preference Optimization with LoRA on a preference dataset: TRL's
+ *                      {@code prompt}/{@code chosen}/{@code rejected} JSONL; the reference is the base model)
  * @param trainableLayers freeze only: how many of the last decoder layers train (default 2)
  * @param lora          LoRA settings (method lora only)
  * @param epochs        passes over the training set (default 3)
@@ -34,6 +36,8 @@ import java.util.List;
  * @param lossOn        assistant (default: loss on assistant tokens only) or all
  * @param modelId       optional id of the resulting model; the trainer derives one from the job id otherwise
  * @param eval          the eval step's settings; required when {@code then} names {@code eval}
+ * @param beta          dpo only: DPO's beta, how far the policy may move from the reference (default 0.1)
+ * @param alpha         dpo only: coefficient of an NLL term on the chosen reply, per token (default 0: plain DPO)
  */
 @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
 @JsonIgnoreProperties(ignoreUnknown = true)
@@ -63,12 +67,15 @@ public record TrainingRequest(
         Integer saveInterval,
         LossOn lossOn,
         String modelId,
-        EvalSettings eval) implements JobRequest {
+        EvalSettings eval,
+        Double beta,
+        Double alpha) implements JobRequest {
 
     public enum Method {
         @JsonProperty("lora") LORA,
         @JsonProperty("full") FULL,
-        @JsonProperty("freeze") FREEZE
+        @JsonProperty("freeze") FREEZE,
+        @JsonProperty("dpo") DPO
     }
 
     public enum Scheduler {
@@ -119,7 +126,11 @@ public record TrainingRequest(
         then = then == null ? List.of() : List.copyOf(then);
         if (method == null) method = Method.LORA;
         if (trainableLayers == null && method == Method.FREEZE) trainableLayers = 2;
-        if (lora == null && method == Method.LORA) lora = LoraSettings.defaults();
+        if (lora == null && (method == Method.LORA || method == Method.DPO)) lora = LoraSettings.defaults();
+        if (method == Method.DPO) {
+            if (beta == null) beta = 0.1;
+            if (alpha == null) alpha = 0.0;
+        }
         if (epochs == null) epochs = 3;
         if (learningRate == null) learningRate = 2e-4;
         if (scheduler == null) scheduler = Scheduler.COSINE;
@@ -167,7 +178,14 @@ public record TrainingRequest(
         if (then.contains("eval") && eval == null) c.fail("eval", "required when then names 'eval' (at least a dataset or a gate)");
         if (eval != null) c.addAll("eval", eval.validate());
         if (method == Method.FREEZE) c.atLeast("trainable_layers", trainableLayers, 1);
-        if (method == Method.LORA) c.addAll("lora", lora.validate());
+        if (method == Method.LORA || method == Method.DPO) c.addAll("lora", lora.validate());
+        if (method == Method.DPO) {
+            c.positive("beta", beta).nonNegative("alpha", alpha);
+            if (packing) c.fail("packing", "dpo does not pack pairs; packing must be false");
+        } else {
+            if (beta != null) c.fail("beta", "only for method dpo");
+            if (alpha != null) c.fail("alpha", "only for method dpo");
+        }
         return c.errors();
     }
 
@@ -183,6 +201,7 @@ public record TrainingRequest(
         b.microBatchSize = microBatchSize; b.gradientAccumulationSteps = gradientAccumulationSteps;
         b.maxSeqLength = maxSeqLength; b.packing = packing; b.maxGradNorm = maxGradNorm; b.weightDecay = weightDecay;
         b.seed = seed; b.evalInterval = evalInterval; b.saveInterval = saveInterval; b.lossOn = lossOn; b.modelId = modelId; b.eval = eval;
+        b.beta = beta; b.alpha = alpha;
         return b;
     }
 
@@ -194,7 +213,7 @@ public record TrainingRequest(
         private Integer trainableLayers, epochs, maxSteps, microBatchSize, gradientAccumulationSteps, maxSeqLength,
                 evalInterval, saveInterval;
         private LoraSettings lora;
-        private Double learningRate, warmupRatio, maxGradNorm, weightDecay;
+        private Double learningRate, warmupRatio, maxGradNorm, weightDecay, beta, alpha;
         private Scheduler scheduler;
         private Boolean packing;
         private Long seed;
@@ -227,12 +246,14 @@ public record TrainingRequest(
         public Builder lossOn(LossOn v) { lossOn = v; return this; }
         public Builder modelId(String v) { modelId = v; return this; }
         public Builder eval(EvalSettings v) { eval = v; return this; }
+        public Builder beta(Double v) { beta = v; return this; }
+        public Builder alpha(Double v) { alpha = v; return this; }
 
         public TrainingRequest build() {
             return new TrainingRequest(jobId, SchemaVersion.CURRENT, then, baseModel, dataset, method, trainableLayers,
                     lora, epochs, maxSteps, learningRate, scheduler, warmupRatio, microBatchSize,
                     gradientAccumulationSteps, maxSeqLength, packing, maxGradNorm, weightDecay, seed, evalInterval,
-                    saveInterval, lossOn, modelId, eval);
+                    saveInterval, lossOn, modelId, eval, beta, alpha);
         }
     }
 }

@@ -53,6 +53,22 @@ class ValidationTest {
     }
 
     @Test
+    void dpoGetsLoraAndItsDefaultsAndChecksBetaAndAlpha() throws Exception {
+        TrainingRequest r = training("{\"job_id\":\"j\",\"base_model\":\"b\",\"dataset\":\"d\",\"method\":\"dpo\"}");
+        assertEquals(TrainingRequest.Method.DPO, r.method());
+        assertEquals(8, r.lora().r());
+        assertEquals(0.1, r.beta());
+        assertEquals(0.0, r.alpha());
+        assertEquals(List.of(), r.validate());
+        assertEquals(List.of("beta: must be > 0", "alpha: must be >= 0", "packing: dpo does not pack pairs; packing must be false"),
+                errors(training("""
+                        {"job_id":"j","base_model":"b","dataset":"d","method":"dpo","beta":0,"alpha":-1,"packing":true}""")));
+        assertEquals(List.of("beta: only for method dpo"), errors(training("""
+                {"job_id":"j","base_model":"b","dataset":"d","beta":0.2}""")));
+        assertEquals(null, training("{\"job_id\":\"j\",\"base_model\":\"b\",\"dataset\":\"d\"}").beta());
+    }
+
+    @Test
     void freezeNeedsNoLoraAndGetsADefaultLayerCount() throws Exception {
         TrainingRequest r = training("{\"job_id\":\"j\",\"base_model\":\"b\",\"dataset\":\"d\",\"method\":\"full\"}");
         assertEquals(null, r.lora());

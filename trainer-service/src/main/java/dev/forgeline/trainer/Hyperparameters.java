@@ -11,7 +11,7 @@ final class Hyperparameters {
     static TrainingConfig of(TrainingRequest r) {
         TrainingConfig.Builder b = TrainingConfig.builder()
                 .method(switch (r.method()) {
-                    case LORA -> TrainingConfig.Method.LORA;
+                    case LORA, DPO -> TrainingConfig.Method.LORA;
                     case FULL -> TrainingConfig.Method.FULL;
                     case FREEZE -> TrainingConfig.Method.FREEZE;
                 })
@@ -34,6 +34,10 @@ final class Hyperparameters {
                 .evalInterval(r.evalInterval())
                 .saveInterval(r.saveInterval())
                 .assistantOnly(r.lossOn() == TrainingRequest.LossOn.ASSISTANT);
+        if (r.method() == TrainingRequest.Method.DPO) {
+            // DPO trains LoRA adapters; the base with them switched off is the reference.
+            b.objective(TrainingConfig.Objective.DPO).dpoBeta(r.beta()).dpoAlpha(r.alpha());
+        }
         if (r.trainableLayers() != null) {
             b.trainableLayers(r.trainableLayers());
         }

@@ -1,6 +1,7 @@
 package dev.forgeline.trainer;
 
 import dev.forgeline.engine.train.TrainingListener;
+import dev.forgeline.engine.train.PreferenceMetrics;
 import dev.forgeline.engine.train.TrainingProgress;
 import dev.forgeline.jobs.JobContext;
 
@@ -19,6 +20,7 @@ final class JobProgress implements TrainingListener {
     private final JobContext<?> ctx;
     private final int every;
     private boolean reported;
+    private PreferenceMetrics preference; // dpo: the held-out measures of the evaluation being reported
 
     JobProgress(JobContext<?> ctx, int every) {
         this.ctx = ctx;
@@ -45,12 +47,30 @@ final class JobProgress implements TrainingListener {
         m.put("grad_norm", p.gradNorm());
         m.put("tokens_per_s", round(p.tokensPerSecond(), 1));
         m.put("eta_s", round(p.etaSeconds(), 1));
+        if (p.preference() != null) { // dpo
+            m.put("reward_margin", p.preference().rewardMargin());
+            m.put("accuracy", p.preference().accuracy());
+        }
         ctx.progress((double) p.step() / p.totalSteps(), m);
     }
 
     @Override
+    public void onPreferenceEvaluation(int step, PreferenceMetrics heldOut) {
+        preference = heldOut;
+    }
+
+    /** One event per evaluation; a DPO job's carries the preference measures reported just before. */
+    @Override
     public void onEvaluation(int step, double heldOutLoss) {
-        ctx.event(EVAL, Map.of("step", step, "held_out_loss", heldOutLoss));
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("step", step);
+        m.put("held_out_loss", heldOutLoss);
+        if (preference != null) {
+            m.put("held_out_preference_accuracy", preference.accuracy());
+            m.put("held_out_reward_margin", preference.rewardMargin());
+            preference = null;
+        }
+        ctx.event(EVAL, m);
     }
 
     /** The checkpoint folder is complete (renamed into place) before the engine calls this. */

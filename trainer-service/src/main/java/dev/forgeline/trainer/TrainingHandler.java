@@ -109,6 +109,9 @@ public class TrainingHandler implements JobHandler<TrainingRequest> {
         if (result.finalHeldOutLoss() != null) {
             summary = summary.withMetric("held_out_loss", result.finalHeldOutLoss());
         }
+        if (outcome.heldOut() != null) {
+            summary = summary.withMetric("held_out_preference_accuracy", outcome.heldOut().accuracy());
+        }
         summary = summary.withOutput("model_id", modelId).withOutput("artifact_uri", card.artifactUri());
         if (hyperparameters.method() == TrainingConfig.Method.LORA) {
             summary = summary.withOutput("adapter_uri", store.uri(output + "/adapter").toString());
@@ -176,6 +179,13 @@ public class TrainingHandler implements JobHandler<TrainingRequest> {
         eval.put("final_train_loss", r.finalTrainLoss());
         if (r.finalHeldOutLoss() != null) eval.put("held_out_loss", r.finalHeldOutLoss());
         if (r.initialHeldOutLoss() != null) eval.put("base_held_out_loss", r.initialHeldOutLoss());
+        Object engineEval = outcome.card().get("eval");
+        if (engineEval instanceof Map<?, ?> m) { // dpo: held-out preference accuracy and reward margin
+            for (String key : List.of("held_out_preference_accuracy", "held_out_reward_margin",
+                    "base_held_out_preference_accuracy")) {
+                if (m.get(key) != null) eval.put(key, m.get(key));
+            }
+        }
         Object hash = outcome.card().get("dataset_hash");
         return new ModelCard(modelId, request.baseModel(), request.dataset(), hash == null ? null : hash.toString(),
                 request.method().name().toLowerCase(Locale.ROOT),

@@ -48,6 +48,32 @@ final class TinyTask {
     }
 
     /**
+     * The same mapping as preferences: the right fruit chosen, the next colour's fruit rejected;
+     * {@code train.jsonl} (24 pairs) and {@code test.jsonl} (8, another phrasing), TRL's conversational shape.
+     */
+    static Path writePreferences(Path dir) throws IOException {
+        Files.createDirectories(dir);
+        List<String> train = new ArrayList<>();
+        List<String> test = new ArrayList<>();
+        for (int i = 0; i < PAIRS.length; i++) {
+            String wrong = PAIRS[(i + 1) % PAIRS.length][1];
+            for (int j = 0; j < PHRASINGS.length; j++) {
+                train.add(preference(String.format(PHRASINGS[j], PAIRS[i][0]), PAIRS[i][1], wrong));
+            }
+            test.add(preference("A " + PAIRS[i][0] + " fruit?", PAIRS[i][1], wrong));
+        }
+        Files.write(dir.resolve("train.jsonl"), train);
+        Files.write(dir.resolve("test.jsonl"), test);
+        return dir;
+    }
+
+    static String preference(String user, String chosen, String rejected) {
+        return "{\"prompt\":[{\"role\":\"user\",\"content\":\"" + user + "\"}],"
+                + "\"chosen\":[{\"role\":\"assistant\",\"content\":\"" + chosen + ".\"}],"
+                + "\"rejected\":[{\"role\":\"assistant\",\"content\":\"" + rejected + ".\"}]}";
+    }
+
+    /**
      * A LoRA job on {@link #modelDir} with dropout, gradient accumulation and a cosine schedule, so
      * that a resume must restore the data cursor and the RNG too.
      */

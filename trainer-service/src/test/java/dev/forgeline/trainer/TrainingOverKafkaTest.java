@@ -120,6 +120,36 @@ class TrainingOverKafkaTest {
         assertNotNull(card.eval().get("held_out_loss"));
     }
 
+    /** method dpo: preference JSONL in, progress with reward margin and accuracy, held-out preference accuracy out. */
+    @Test
+    void dpoOverKafka() throws Exception {
+        Path prefs = TinyTask.writePreferences(Files.createTempDirectory("forge-dpo-data-"));
+        String jobId = "dpo-" + UUID.randomUUID();
+        topics.send(quick(jobId).method(TrainingRequest.Method.DPO).alpha(0.2).learningRate(5e-3)
+                .baseModel(TinyTask.MODEL).dataset(prefs.toUri().toString()).build());
+
+        JobStatus done = topics.awaitTerminal(jobId, JOB_TIMEOUT);
+        assertEquals(JobState.SUCCEEDED, done.state(), () -> "error: " + done.error());
+        List<JobEvent> events = topics.events(jobId);
+        assertEquals(12, JobTopics.stepLosses(events).size());
+        JobEvent last = events.stream().filter(e -> e.type().equals(JobEvent.PROGRESS)).reduce((a, b) -> b).orElseThrow();
+        assertNotNull(last.data().get("reward_margin"), "reward margin in " + last.data());
+        assertNotNull(last.data().get("accuracy"), "accuracy in " + last.data());
+        List<Double> accuracy = events.stream().filter(e -> e.type().equals(JobProgress.EVAL))
+                .map(e -> ((Number) e.data().get("held_out_preference_accuracy")).doubleValue()).toList();
+        assertEquals(3, accuracy.size(), "held-out preference accuracy before, at step 6 and at the end: " + accuracy);
+        System.out.printf("dpo over kafka: held-out preference accuracy %s%n", accuracy);
+        assertTrue(accuracy.get(2) >= 0.75, "held-out preference accuracy after DPO: " + accuracy);
+        assertEquals(accuracy.get(2), ((Number) done.metrics().get("held_out_preference_accuracy")).doubleValue());
+
+        String modelId = "ft-" + jobId;
+        ModelCard card = topics.awaitModel(modelId, Duration.ofSeconds(10)).orElseThrow();
+        assertEquals("dpo", card.method());
+        assertEquals(0.1, ((Number) card.hyperparameters().get("beta")).doubleValue());
+        assertEquals(accuracy.get(2), ((Number) card.eval().get("held_out_preference_accuracy")).doubleValue());
+        assertTrue(Files.isRegularFile(store.resolve("models").resolve(modelId).resolve("adapter/adapter_config.json")));
+    }
+
     @Test
     void badInputsEndFailedAndTheServiceGoesOn() throws Exception {
         Path empty = Files.createDirectories(Files.createTempDirectory("forge-empty-").resolve("ds"));

@@ -282,6 +282,22 @@ public final class CausalLm implements AutoCloseable {
         return false;
     }
 
+    /**
+     * Runs {@code body} with every LoRA adapter switched off, so the model computes its base
+     * weights alone (the frozen reference of DPO, without a second copy of the weights), and
+     * switches them back on afterwards, also when {@code body} throws. Single-threaded, like training.
+     */
+    public <T> T withoutAdapters(java.util.function.Supplier<T> body) {
+        java.util.Set<Linear> all = new java.util.LinkedHashSet<>(projections.values());
+        all.add(lmHead);
+        all.forEach(l -> l.setAdaptersEnabled(false));
+        try {
+            return body.get();
+        } finally {
+            all.forEach(l -> l.setAdaptersEnabled(true));
+        }
+    }
+
     /** HF module names of every projection LoRA may target, e.g. model.layers.0.self_attn.q_proj. */
     public List<String> projectionNames() {
         return List.copyOf(projections.keySet());

@@ -37,6 +37,7 @@ public final class Linear {
     private PackedWeight packed; // a copy of weight in CpuDecodeKernel's tiles, made on first use
     private final Map<String, LoraAdapter> adapters = new LinkedHashMap<>();
     private LoraStack stack; // the adapters as one low-rank product, made on first use
+    private boolean adaptersEnabled = true; // false: forward is the base projection (DPO's reference)
 
     public Linear(List<String> names, long[] outSizes, NDArray weight, NDArray bias) {
         if (names.size() != outSizes.length) {
@@ -90,7 +91,7 @@ public final class Linear {
     /** x (..., in) -> (..., out). */
     public NDArray forward(NDArray x) {
         requireTensor();
-        if (adapters.isEmpty()) {
+        if (adapters.isEmpty() || !adaptersEnabled) {
             return JniUtils.isGradMode()
                     ? ai.djl.nn.core.Linear.linear(x, weight, bias).singletonOrThrow()
                     : inference(x);
@@ -236,6 +237,18 @@ public final class Linear {
     public LoraAdapter detach(String name) {
         dropStack();
         return adapters.remove(name);
+    }
+
+    /**
+     * Switches the attached adapters off (forward computes the base projection alone, exactly as
+     * without adapters) or back on; they stay attached and keep their values.
+     */
+    public void setAdaptersEnabled(boolean enabled) {
+        this.adaptersEnabled = enabled;
+    }
+
+    public boolean adaptersEnabled() {
+        return adaptersEnabled;
     }
 
     public Map<String, LoraAdapter> adapters() {

@@ -15,6 +15,10 @@ import java.util.Map;
  * @param evalInterval    steps between held-out evaluations (0: only at the end)
  * @param saveInterval    steps between checkpoints (0: only at the end)
  * @param assistantOnly   loss on assistant replies only (true) or on every token
+ * @param objective       what the steps minimise: SFT's token loss, or DPO's over preference pairs
+ * @param dpoBeta         DPO's beta, the strength of the pull towards the reference (TRL's default 0.1)
+ * @param dpoAlpha        DPO only: coefficient of the chosen reply's NLL per token (0: plain DPO)
+ * @param maskFormatTokens DPO only: leave the chat template's special tokens out of the reply log-probs
  */
 public record TrainingConfig(
         Method method,
@@ -34,9 +38,15 @@ public record TrainingConfig(
         long seed,
         int evalInterval,
         int saveInterval,
-        boolean assistantOnly) {
+        boolean assistantOnly,
+        Objective objective,
+        double dpoBeta,
+        double dpoAlpha,
+        boolean maskFormatTokens) {
 
     public enum Method { LORA, FULL, FREEZE }
+
+    public enum Objective { SFT, DPO }
 
     public enum Schedule { CONSTANT, LINEAR, COSINE }
 
@@ -80,6 +90,14 @@ public record TrainingConfig(
         if (!(weightDecay >= 0)) errors.add("weight_decay must be >= 0, was " + weightDecay);
         if (evalInterval < 0) errors.add("eval_interval must be >= 0, was " + evalInterval);
         if (saveInterval < 0) errors.add("save_interval must be >= 0, was " + saveInterval);
+        if (objective == null) errors.add("objective is required");
+        if (objective == Objective.DPO) {
+            // The reference is the base with the adapters off; full or freeze would need a second copy.
+            if (method != Method.LORA) errors.add("dpo trains LoRA adapters only, method was " + method);
+            if (!(dpoBeta > 0)) errors.add("beta must be > 0, was " + dpoBeta);
+            if (!(dpoAlpha >= 0)) errors.add("alpha must be >= 0, was " + dpoAlpha);
+            if (packing) errors.add("dpo does not pack pairs; packing must be false");
+        }
         if (!errors.isEmpty()) {
             throw new IllegalArgumentException("invalid training configuration: " + String.join("; ", errors));
         }
@@ -112,6 +130,12 @@ public record TrainingConfig(
         m.put("eval_interval", evalInterval);
         m.put("save_interval", saveInterval);
         m.put("loss_on", assistantOnly ? "assistant" : "all");
+        if (objective == Objective.DPO) {
+            m.put("objective", "dpo");
+            m.put("beta", dpoBeta);
+            m.put("alpha", dpoAlpha);
+            m.put("mask_format_tokens", maskFormatTokens);
+        }
         return m;
     }
 
@@ -126,6 +150,7 @@ public record TrainingConfig(
         b.microBatchSize = microBatchSize; b.gradientAccumulation = gradientAccumulation; b.maxSeqLength = maxSeqLength;
         b.packing = packing; b.maxGradNorm = maxGradNorm; b.weightDecay = weightDecay; b.seed = seed;
         b.evalInterval = evalInterval; b.saveInterval = saveInterval; b.assistantOnly = assistantOnly;
+        b.objective = objective; b.dpoBeta = dpoBeta; b.dpoAlpha = dpoAlpha; b.maskFormatTokens = maskFormatTokens;
         return b;
     }
 
@@ -149,6 +174,10 @@ public record TrainingConfig(
         private int evalInterval = 50;
         private int saveInterval = 100;
         private boolean assistantOnly = true;
+        private Objective objective = Objective.SFT;
+        private double dpoBeta = 0.1;
+        private double dpoAlpha;
+        private boolean maskFormatTokens = true;
 
         public Builder method(Method v) { method = v; return this; }
         public Builder trainableLayers(int v) { trainableLayers = v; return this; }
@@ -168,11 +197,16 @@ public record TrainingConfig(
         public Builder evalInterval(int v) { evalInterval = v; return this; }
         public Builder saveInterval(int v) { saveInterval = v; return this; }
         public Builder assistantOnly(boolean v) { assistantOnly = v; return this; }
+        public Builder objective(Objective v) { objective = v; return this; }
+        public Builder dpoBeta(double v) { dpoBeta = v; return this; }
+        public Builder dpoAlpha(double v) { dpoAlpha = v; return this; }
+        public Builder maskFormatTokens(boolean v) { maskFormatTokens = v; return this; }
 
         public TrainingConfig build() {
             return new TrainingConfig(method, trainableLayers, lora, epochs, maxSteps, learningRate, schedule,
                     warmupRatio, microBatchSize, gradientAccumulation, maxSeqLength, packing, maxGradNorm,
-                    weightDecay, seed, evalInterval, saveInterval, assistantOnly).validate();
+                    weightDecay, seed, evalInterval, saveInterval, assistantOnly, objective, dpoBeta, dpoAlpha,
+                    maskFormatTokens).validate();
         }
     }
 }

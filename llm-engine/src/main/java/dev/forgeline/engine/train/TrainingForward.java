@@ -135,6 +135,35 @@ public final class TrainingForward {
         return surrogate.sub(surrogate.stopGradient()).add(m.create(loss).toType(surrogate.getDataType(), false));
     }
 
+    /**
+     * log p(row's labels) per row: the sum over each row's labelled positions of log p(label), a
+     * (rows) array, with the graph when recording. One example per row (no packing): DPO's
+     * log pi(y|x) of each reply. The head runs under autograd on the labelled rows only.
+     */
+    public NDArray sequenceLogProbs(NDManager m, Batch batch) {
+        int n = batch.targets();
+        long[] positions = new long[n];
+        long[] labels = new long[n];
+        double[] member = new double[batch.rows() * n]; // (rows, N): 1 where label k belongs to the row
+        int k = 0;
+        for (int i = 0; i < batch.labels().length; i++) {
+            if (batch.labels()[i] >= 0) {
+                member[(i / batch.seqLen()) * n + k] = 1;
+                positions[k] = i;
+                labels[k++] = batch.labels()[i];
+            }
+        }
+        NDArray hidden = hidden(m, batch).reshape(new Shape((long) batch.rows() * batch.seqLen(), config.hiddenSize()));
+        NDArray selected = hidden.get(new NDIndex("{}", m.create(LongBuffer.wrap(positions), new Shape(n)))); // (N, hidden)
+        NDArray logits = model.logits(selected); // (N, vocab)
+        if (!wide) {
+            logits = logits.toType(DataType.FLOAT32, false);
+        }
+        NDArray picked = logits.logSoftmax(-1).gather(m.create(LongBuffer.wrap(labels), new Shape(n, 1)), 1); // (N, 1)
+        NDArray rows = m.create(member, new Shape(batch.rows(), n)).toType(picked.getDataType(), false);
+        return rows.matMul(picked).reshape(batch.rows()); // (rows)
+    }
+
     private static long[] toLongs(int[] ints) {
         long[] out = new long[ints.length];
         for (int i = 0; i < ints.length; i++) {

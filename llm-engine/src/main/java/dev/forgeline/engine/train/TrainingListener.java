@@ -12,5 +12,11 @@ public interface TrainingListener {
     /** Held-out loss per target token after {@code step} updates (0: before training). */
     default void onEvaluation(int step, double heldOutLoss) { }
 
+    /**
+     * DPO only: held-out loss, reward margin and preference accuracy after {@code step} updates;
+     * called just before {@link #onEvaluation} of the same step (whose loss is then the DPO loss).
+     */
+    default void onPreferenceEvaluation(int step, PreferenceMetrics heldOut) { }
+
     default void onCheckpoint(int step, Path directory) { }
 }

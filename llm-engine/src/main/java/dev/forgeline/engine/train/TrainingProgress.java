@@ -9,6 +9,13 @@ package dev.forgeline.engine.train;
  * @param gradNorm       global gradient norm before clipping
  * @param tokensPerSecond real (unpadded) tokens through forward and backward per second, this run
  * @param etaSeconds     estimated time to the last step
+ * @param preference     DPO only: the step's reward margin and accuracy over its pairs; null for SFT
  */
 public record TrainingProgress(int step, int totalSteps, double epoch, double loss, double learningRate,
-        double gradNorm, double tokensPerSecond, double etaSeconds) {}
+        double gradNorm, double tokensPerSecond, double etaSeconds, PreferenceMetrics preference) {
+
+    public TrainingProgress(int step, int totalSteps, double epoch, double loss, double learningRate, double gradNorm,
+            double tokensPerSecond, double etaSeconds) {
+        this(step, totalSteps, epoch, loss, learningRate, gradNorm, tokensPerSecond, etaSeconds, null);
+    }
+}

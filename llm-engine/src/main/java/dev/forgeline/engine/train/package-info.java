@@ -1,5 +1,5 @@
 /**
- * Supervised fine-tuning on DJL's PyTorch engine (autograd): the library half of the trainer service.
+ * Supervised fine-tuning and DPO on DJL's PyTorch engine (autograd): the library half of the trainer service.
  *
  * <ul>
  * <li>Data: {@link dev.forgeline.engine.train.ChatDataset} reads chat JSONL (errors carry file:line),
@@ -14,6 +14,10 @@
  *     {@link dev.forgeline.engine.train.LrSchedule}; {@link dev.forgeline.engine.train.Trainer} runs the
  *     loop with accumulation, held-out loss, cancellation, and {@link dev.forgeline.engine.train.Checkpoint}s
  *     that resume exactly.</li>
+ * <li>Preferences: {@link dev.forgeline.engine.train.PreferenceDataset} reads TRL-shaped pairs,
+ *     {@link dev.forgeline.engine.train.PreferenceEncoder} encodes them with the chat template,
+ *     {@link dev.forgeline.engine.train.DpoLoss} is the loss the trainer's DPO objective minimises
+ *     against the adapters-off reference.</li>
  * <li>Outputs: {@link dev.forgeline.engine.train.ModelExport} (merged HF folder, PEFT adapter, card.json);
  *     {@link dev.forgeline.engine.train.FineTune} does one job from files to files.</li>
  * </ul>

@@ -1,0 +1,228 @@
+package dev.forgeline.engine.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import dev.forgeline.engine.model.CausalLm;
+import dev.forgeline.engine.model.LoraAdapter;
+import dev.forgeline.engine.model.NoGradient;
+import dev.forgeline.engine.model.Step;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Issue 21's first criterion: DPO's loss and its LoRA gradients on a tiny random float64 model,
+ * against central finite differences and against the loss computed here from two models'
+ * plain forwards (the adapted policy, and a second, adapter-free copy as the reference).
+ */
+class DpoGradientTest {
+
+    @TempDir
+    Path dir;
+
+    private static final double BETA = 0.7;
+    private static final double ALPHA = 0.3;
+    private static final int VOCAB = 40;
+
+    /** LoRA on every projection and on the (untied) head, so the head's adapter is checked too. */
+    private static final TrainingConfig.LoraConfig LORA = new TrainingConfig.LoraConfig(2, 4, 0,
+            List.of("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "lm_head"));
+
+    /** Three pairs of random replies (different lengths, so rows are padded) to random prompts. */
+    private static List<PreferencePair> pairs() {
+        SplittableRandom r = new SplittableRandom(17);
+        List<PreferencePair> out = new ArrayList<>();
+        for (int p = 0; p < 3; p++) {
+            int[] prompt = tokens(r, 3 + r.nextInt(4));
+            out.add(new PreferencePair(reply(prompt, tokens(r, 2 + r.nextInt(4))), reply(prompt, tokens(r, 2 + r.nextInt(4)))));
+        }
+        return out;
+    }
+
+    private static int[] tokens(SplittableRandom r, int n) {
+        int[] t = new int[n];
+        for (int i = 0; i < n; i++) {
+            t[i] = 3 + r.nextInt(VOCAB - 3);
+        }
+        return t;
+    }
+
+    private static EncodedExample reply(int[] prompt, int[] answer) {
+        int[] ids = new int[prompt.length + answer.length];
+        boolean[] target = new boolean[ids.length];
+        System.arraycopy(prompt, 0, ids, 0, prompt.length);
+        System.arraycopy(answer, 0, ids, prompt.length, answer.length);
+        for (int i = prompt.length; i < ids.length; i++) {
+            target[i] = true;
+        }
+        target[ids.length - 1] = false; // a masked token inside the reply (as a formatting token would be)
+        return new EncodedExample(ids, target);
+    }
+
+    private CausalLm load() {
+        return CausalLm.load(TinyModels.write(dir, false), Device.cpu(), DataType.FLOAT64);
+    }
+
+    /** A model with LoRA adapters whose B is random, so the policy differs from the reference. */
+    private static TrainableSet adapt(CausalLm model) {
+        TrainableSet set = TrainableSet.lora(model, LORA, 3);
+        int k = 0;
+        for (LoraAdapter a : set.adapters().values()) {
+            randomise(a.b(), 100 + k++, 0.4);
+        }
+        return set;
+    }
+
+    /** The engine's DPO loss, mean over the pairs, with the graph when recording. */
+    private static NDArray engineLoss(NDManager m, TrainingForward f, List<PreferencePair> pairs,
+            List<DpoLoss.Reference> reference) {
+        NDArray[] policy = DpoLoss.policy(f, m, pairs, 0);
+        return new DpoLoss(BETA, ALPHA).loss(m, policy[0], policy[1], reference, DpoLoss.chosenTokens(pairs))
+                .lossSum().div(pairs.size());
+    }
+
+    private static double engineLossValue(CausalLm model, TrainingForward f, List<PreferencePair> pairs,
+            List<DpoLoss.Reference> reference) {
+        try (NoGradient ignored = NoGradient.enter(); NDManager m = model.manager().newSubManager()) {
+            return engineLoss(m, f, pairs, reference).getDouble();
+        }
+    }
+
+    @Test
+    void lossAndLoraGradientsEqualCentralFiniteDifferences() {
+        try (CausalLm model = load()) {
+            TrainableSet set = adapt(model);
+            TrainingForward f = new TrainingForward(model);
+            List<PreferencePair> pairs = pairs();
+            List<DpoLoss.Reference> reference = DpoLoss.reference(model, f, pairs, 2, 0);
+            try (NDManager m = model.manager().newSubManager(); Autograd ignored = Autograd.record()) {
+                Autograd.backward(engineLoss(m, f, pairs, reference));
+            }
+            double eps = 1e-6;
+            double worst = 0;
+            int checked = 0;
+            SplittableRandom pick = new SplittableRandom(5);
+            for (TrainableParameter p : set.parameters()) {
+                double[] grad;
+                try (NDArray g = p.value().getGradient()) {
+                    grad = g.toDoubleArray();
+                }
+                for (int trial = 0; trial < 2; trial++) {
+                    int i = pick.nextInt(grad.length);
+                    double[] v = p.value().toDoubleArray();
+                    double original = v[i];
+                    v[i] = original + eps;
+                    set(p.value(), v);
+                    double up = engineLossValue(model, f, pairs, reference);
+                    v[i] = original - eps;
+                    set(p.value(), v);
+                    double down = engineLossValue(model, f, pairs, reference);
+                    v[i] = original;
+                    set(p.value(), v);
+                    double numeric = (up - down) / (2 * eps);
+                    double rel = Math.abs(numeric - grad[i]) / Math.max(Math.abs(numeric) + Math.abs(grad[i]), 1e-7);
+                    worst = Math.max(worst, rel);
+                    checked++;
+                    assertTrue(rel < 1e-4, p.name() + "[" + i + "]: autograd " + grad[i] + " vs finite difference " + numeric);
+                }
+            }
+            assertEquals(set.parameters().size() * 2, checked);
+            assertEquals(2 * (7 * 2 + 1), set.parameters().size(), "A and B of 7 modules x 2 layers and lm_head");
+            System.out.printf("DPO gradient check: %d entries, worst relative error %.2e%n", checked, worst);
+        }
+    }
+
+    @Test
+    void lossEqualsTheDefinitionOverTwoModelsPlainForwards() {
+        Path checkpoint = TinyModels.write(dir, false);
+        try (CausalLm policyModel = CausalLm.load(checkpoint, Device.cpu(), DataType.FLOAT64);
+                CausalLm baseModel = CausalLm.load(checkpoint, Device.cpu(), DataType.FLOAT64)) {
+            adapt(policyModel);
+            List<PreferencePair> pairs = pairs();
+            TrainingForward f = new TrainingForward(policyModel);
+
+            // The reference with the adapters switched off is the base model, bit for bit.
+            List<DpoLoss.Reference> disabled = DpoLoss.reference(policyModel, f, pairs, 2, 0);
+            List<DpoLoss.Reference> base = DpoLoss.reference(baseModel, new TrainingForward(baseModel), pairs, 2, 0);
+            assertEquals(base, disabled, "reference log-probs with adapters off vs the base model's");
+
+            double expected = 0;
+            double engineRefWorst = 0;
+            for (int i = 0; i < pairs.size(); i++) {
+                PreferencePair pair = pairs.get(i);
+                double piW = plainLogProb(policyModel, pair.chosen());
+                double piL = plainLogProb(policyModel, pair.rejected());
+                double refW = plainLogProb(baseModel, pair.chosen());
+                double refL = plainLogProb(baseModel, pair.rejected());
+                engineRefWorst = Math.max(engineRefWorst, Math.max(Math.abs(refW - base.get(i).chosen()),
+                        Math.abs(refL - base.get(i).rejected())));
+                assertTrue(Math.abs(piW - refW) > 1e-3, "the adapters change the policy");
+                double z = BETA * ((piW - refW) - (piL - refL));
+                expected += -Math.log(1 / (1 + Math.exp(-z))) + ALPHA * (-piW / pair.chosen().targetCount());
+            }
+            expected /= pairs.size();
+            assertTrue(engineRefWorst < 1e-10, "engine reference vs plain forward: " + engineRefWorst);
+
+            double actual = engineLossValue(policyModel, f, pairs, disabled);
+            System.out.printf("DPO loss: engine %.15f, definition %.15f%n", actual, expected);
+            assertEquals(expected, actual, 1e-10 * Math.abs(expected));
+
+            // The adapters are on again after the reference pass: the policy is not the reference.
+            double atReference = new DpoLoss(BETA, 0).loss(baseModel.manager(), baseModel.manager().create(new double[] {0}),
+                    baseModel.manager().create(new double[] {0}), List.of(new DpoLoss.Reference(0, 0)), new int[] {1})
+                    .lossSum().getDouble();
+            assertEquals(Math.log(2), atReference, 1e-15, "z = 0: -log sigmoid(0) = log 2");
+        }
+    }
+
+    /** sum over the sequence's targets of log softmax(logits)[token], from CausalLm.forward, in Java. */
+    private static double plainLogProb(CausalLm model, EncodedExample e) {
+        int[] ids = e.ids();
+        double[] logits;
+        try (NoGradient ignored = NoGradient.enter(); NDManager m = model.manager().newSubManager()) {
+            logits = model.forward(model.tokens(m, List.of(ids), ids.length, 0), Step.uncached(m, model, 1, ids.length))
+                    .toDoubleArray();
+        }
+        int v = model.config().vocabSize();
+        double sum = 0;
+        for (int t = 1; t < ids.length; t++) {
+            if (!e.target()[t]) {
+                continue;
+            }
+            int row = (t - 1) * v;
+            double max = Double.NEGATIVE_INFINITY;
+            for (int j = 0; j < v; j++) {
+                max = Math.max(max, logits[row + j]);
+            }
+            double z = 0;
+            for (int j = 0; j < v; j++) {
+                z += Math.exp(logits[row + j] - max);
+            }
+            sum += logits[row + ids[t]] - max - Math.log(z);
+        }
+        return sum;
+    }
+
+    private static void randomise(NDArray a, long seed, double scale) {
+        SplittableRandom r = new SplittableRandom(seed);
+        double[] v = new double[(int) a.size()];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = (r.nextDouble() * 2 - 1) * scale;
+        }
+        set(a, v);
+    }
+
+    private static void set(NDArray a, double[] v) {
+        try (NoGradient ignored = NoGradient.enter(); NDManager m = a.getManager().newSubManager()) {
+            m.create(v).reshape(a.getShape()).toType(a.getDataType(), false).copyTo(a);
+        }
+    }
+}
