@@ -38,8 +38,8 @@ class BrokerOutageIT {
     private static final Path JAR = PackagedTrainer.JAR;
     private static final Duration TIMEOUT = Duration.ofSeconds(240);
     private static final int OUTAGE_SECONDS = 10;
-    /** Long enough that training still runs when the broker comes back. */
-    private static final int STEPS = 480;
+    /** Long enough that training still runs when the broker comes back, on a quiet machine too. */
+    private static final int STEPS = 1500;
     private static Path work;
     private static int port;
     private static Process broker;
