@@ -25,15 +25,14 @@ import java.util.function.Consumer;
  * (is this job finished?) calls {@link #sync(Duration)} first.
  */
 public final class JobStore implements AutoCloseable {
-    private final Map<String, JobStatus> statuses = new ConcurrentHashMap<>();
+    private final LatestStatuses statuses = new LatestStatuses();
     private final Map<String, JobCancel> cancels = new ConcurrentHashMap<>();
-    private final List<Consumer<JobStatus>> statusListeners = new CopyOnWriteArrayList<>();
     private final List<Consumer<JobCancel>> cancelListeners = new CopyOnWriteArrayList<>();
     private final TopicTail tail;
 
     private JobStore(String bootstrapServers, String clientId) {
         tail = new TopicTail(bootstrapServers, clientId + "-jobstore",
-                Map.of(Topics.JOBS, this::applyStatus, Topics.JOB_CANCELS, this::applyCancel));
+                Map.of(Topics.JOBS, statuses::apply, Topics.JOB_CANCELS, this::applyCancel));
     }
 
     /** Starts tailing and returns once everything already on the topics has been read. */
@@ -44,11 +43,11 @@ public final class JobStore implements AutoCloseable {
     }
 
     public Optional<JobStatus> get(String jobId) {
-        return Optional.ofNullable(statuses.get(jobId));
+        return statuses.get(jobId);
     }
 
     public Collection<JobStatus> all() {
-        return List.copyOf(statuses.values());
+        return List.copyOf(statuses.all());
     }
 
     public boolean isCancelRequested(String jobId) {
@@ -61,7 +60,7 @@ public final class JobStore implements AutoCloseable {
 
     /** Called on the tail thread for every status read, in log order per job. Keep it quick. */
     public void onStatus(Consumer<JobStatus> listener) {
-        statusListeners.add(listener);
+        statuses.onStatus(listener);
     }
 
     public void onCancel(Consumer<JobCancel> listener) {
@@ -80,17 +79,6 @@ public final class JobStore implements AutoCloseable {
     @Override
     public void close() {
         tail.close();
-    }
-
-    private void applyStatus(ConsumerRecord<String, String> r) throws Exception {
-        if (r.key() == null) return;
-        if (r.value() == null) {
-            statuses.remove(r.key());
-            return;
-        }
-        JobStatus status = ContractsJson.read(r.value(), JobStatus.class);
-        statuses.put(r.key(), status);
-        for (Consumer<JobStatus> l : statusListeners) l.accept(status);
     }
 
     private void applyCancel(ConsumerRecord<String, String> r) throws Exception {

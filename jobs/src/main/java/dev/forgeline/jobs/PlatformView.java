@@ -32,17 +32,16 @@ public final class PlatformView implements AutoCloseable {
     /** Events kept per job: a training run's every progress event, a bounded memory per job. */
     public static final int EVENTS_PER_JOB = 5000;
 
-    private final Map<String, JobStatus> jobs = new ConcurrentHashMap<>();
+    private final LatestStatuses jobs = new LatestStatuses();
     private final Map<String, Deque<JobEvent>> events = new ConcurrentHashMap<>();
     private final Map<String, DatasetCard> datasets = new ConcurrentHashMap<>();
     private final Map<String, ModelCard> models = new ConcurrentHashMap<>();
-    private final List<Consumer<JobStatus>> statusListeners = new CopyOnWriteArrayList<>();
     private final List<Consumer<JobEvent>> eventListeners = new CopyOnWriteArrayList<>();
     private final TopicTail tail;
 
     private PlatformView(String bootstrapServers, String clientId) {
         tail = new TopicTail(bootstrapServers, clientId + "-view", Map.of(
-                Topics.JOBS, this::applyStatus,
+                Topics.JOBS, jobs::apply,
                 Topics.JOB_EVENTS, this::applyEvent,
                 Topics.DATASETS, r -> applyCard(r, datasets, DatasetCard.class),
                 Topics.MODELS, r -> applyCard(r, models, ModelCard.class)));
@@ -56,12 +55,12 @@ public final class PlatformView implements AutoCloseable {
     }
 
     public Optional<JobStatus> job(String jobId) {
-        return Optional.ofNullable(jobs.get(jobId));
+        return jobs.get(jobId);
     }
 
     /** Every job, the newest first. */
     public List<JobStatus> jobs() {
-        return jobs.values().stream()
+        return jobs.all().stream()
                 .sorted(Comparator.comparing(JobStatus::createdAt, Comparator.nullsLast(Comparator.reverseOrder()))
                         .thenComparing(JobStatus::jobId))
                 .toList();
@@ -94,7 +93,7 @@ public final class PlatformView implements AutoCloseable {
 
     /** Called on the tail thread for every status read. Keep it quick. */
     public void onStatus(Consumer<JobStatus> listener) {
-        statusListeners.add(listener);
+        jobs.onStatus(listener);
     }
 
     /** Called on the tail thread for every event read. Keep it quick. */
@@ -114,17 +113,6 @@ public final class PlatformView implements AutoCloseable {
     @Override
     public void close() {
         tail.close();
-    }
-
-    private void applyStatus(ConsumerRecord<String, String> r) throws Exception {
-        if (r.key() == null) return;
-        if (r.value() == null) {
-            jobs.remove(r.key());
-            return;
-        }
-        JobStatus status = ContractsJson.read(r.value(), JobStatus.class);
-        jobs.put(r.key(), status);
-        for (Consumer<JobStatus> l : statusListeners) l.accept(status);
     }
 
     private void applyEvent(ConsumerRecord<String, String> r) throws Exception {
