@@ -10,9 +10,12 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.PrintWriter;
+import java.math.BigDecimal;
+import java.math.MathContext;
 import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
 
 @Command(name = "models", mixinStandardHelpOptions = true,
         description = "The model registry (forge.models) with each model's status and lineage; with an ID, that model's card.")
@@ -72,12 +75,19 @@ final class ModelsCommand implements Callable<Integer> {
         return c.status().name().toLowerCase(java.util.Locale.ROOT);
     }
 
-    /** base -> dataset -> method (job) -> this model. */
+    /** base -> dataset -> method (job) -> this model; an average: base -> average of w1 parent1 + w2 parent2 (job). */
     static String lineage(ModelCard c) {
         if (c.baseModel() == null && c.parent() == null) return "(base model)";
         StringBuilder sb = new StringBuilder(c.baseModel() != null ? c.baseModel() : c.parent());
-        if (c.datasetId() != null) sb.append(" + ").append(c.datasetId());
-        if (c.method() != null) sb.append(" -> ").append(c.method());
+        if (c.parents() != null) {
+            sb.append(" -> ").append(c.method() != null ? c.method() : "average").append(" of ").append(c.parents().stream()
+                    .map(p -> new BigDecimal(p.weight()).round(new MathContext(3)).stripTrailingZeros().toPlainString()
+                            + " " + p.model())
+                    .collect(Collectors.joining(" + ")));
+        } else {
+            if (c.datasetId() != null) sb.append(" + ").append(c.datasetId());
+            if (c.method() != null) sb.append(" -> ").append(c.method());
+        }
         if (c.jobId() != null) sb.append(" (job ").append(c.jobId()).append(')');
         return sb.toString();
     }

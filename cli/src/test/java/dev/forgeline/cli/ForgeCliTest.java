@@ -10,6 +10,7 @@ import dev.forgeline.contracts.JobStatus;
 import dev.forgeline.contracts.ModelCard;
 import dev.forgeline.contracts.Topics;
 import dev.forgeline.contracts.TrainingRequest;
+import dev.forgeline.contracts.WeightedModel;
 import dev.forgeline.kafka.EmbeddedKafka;
 import dev.forgeline.kafka.TopicRecords;
 import org.junit.jupiter.api.AfterAll;
@@ -118,6 +119,16 @@ class ForgeCliTest {
         Run models = forge("models");
         assertTrue(models.out().lines().anyMatch(l -> l.startsWith("ft-" + id) && l.contains("approved") && l.contains("passed")
                 && l.contains("stories260k + ds-9 -> lora (job " + id + ")")), models.out());
+
+        String average = "ft-" + id + "-average";
+        TopicRecords.send(broker.bootstrapServers(), Topics.MODELS, average, new ModelCard(average, "stories260k", null,
+                null, "average", null, "file:/avg", null, null, null, "ft-" + id,
+                List.of(new WeightedModel("ft-" + id, 1.0 / 3), new WeightedModel("ft-" + id + "-dpo", 2.0 / 3)),
+                id + "-average", t, 0));
+        Run one = forge("models", average);
+        assertEquals(Exit.OK, one.code(), one.err());
+        assertTrue(one.out().contains("stories260k -> average of 0.333 ft-" + id + " + 0.667 ft-" + id + "-dpo (job "
+                + id + "-average)"), one.out());
 
         assertEquals(Exit.OK, forge("job", id).code());
         assertEquals(Exit.NOT_FOUND, forge("job", "no-such-" + id).code());

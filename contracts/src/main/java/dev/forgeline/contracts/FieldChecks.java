@@ -23,6 +23,12 @@ public final class FieldChecks {
         return this;
     }
 
+    /** A field that must be left out, with the reason. */
+    public FieldChecks absent(String field, Object value, String why) {
+        if (value != null) fail(field, why);
+        return this;
+    }
+
     public FieldChecks positive(String field, Number value) {
         if (value != null && !(value.doubleValue() > 0)) fail(field, "must be > 0");
         return this;

@@ -11,6 +11,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 
 /**
  * A model in the registry ({@code forge.models}, compacted, keyed by id); also written as
@@ -24,6 +25,8 @@ import java.util.Map;
  * @param remote          served by a remote OpenAI-compatible backend instead of in-process, when set
  * @param eval            evaluation summary (accuracy, base accuracy, held-out loss, gate verdict...)
  * @param parent          the model this one derives from (usually the base model's id)
+ * @param parents         an averaged model ({@code method: average}) only: every model in the mean with its
+ *                        normalised weight, in the order they were averaged; null otherwise
  * @param jobId           the job that produced it
  */
 @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
@@ -41,6 +44,7 @@ public record ModelCard(
         Map<String, Object> eval,
         Status status,
         String parent,
+        List<WeightedModel> parents,
         String jobId,
         Instant createdAt,
         int schemaVersion) {
@@ -74,11 +78,20 @@ public record ModelCard(
         if (status == null) status = Status.CANDIDATE;
         hyperparameters = copy(hyperparameters);
         eval = copy(eval);
+        parents = parents == null || parents.isEmpty() ? null : parents.stream().filter(Objects::nonNull).toList();
+    }
+
+    /** A card without {@link #parents}: every model but an average. */
+    public ModelCard(String id, String baseModel, String datasetId, String datasetHash, String method,
+            Map<String, Object> hyperparameters, String artifactUri, RemoteBackend remote, Map<String, Object> eval,
+            Status status, String parent, String jobId, Instant createdAt, int schemaVersion) {
+        this(id, baseModel, datasetId, datasetHash, method, hyperparameters, artifactUri, remote, eval, status, parent,
+                null, jobId, createdAt, schemaVersion);
     }
 
     public ModelCard withStatus(Status newStatus, Map<String, Object> newEval) {
         return new ModelCard(id, baseModel, datasetId, datasetHash, method, hyperparameters, artifactUri, remote,
-                newEval, newStatus, parent, jobId, createdAt, schemaVersion);
+                newEval, newStatus, parent, parents, jobId, createdAt, schemaVersion);
     }
 
     public List<FieldError> validate() {

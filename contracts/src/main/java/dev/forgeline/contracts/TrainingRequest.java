@@ -6,17 +6,31 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.annotation.JsonNaming;
 
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
+import java.util.Locale;
 
 /**
- * Fine-tune a base model on a chat dataset ({@code forge.training.requests}). Omitted fields get
- * the defaults below; {@link #validate()} reports what is out of range.
+ * Fine-tune a base model on a chat dataset, or average models ({@code forge.training.requests}).
+ * Omitted fields get the defaults below; {@link #validate()} reports what is out of range.
  *
- * @param baseModel     artifact URI, local path or Hub id of a Hugging Face-format model (required)
- * @param dataset       dataset id or URI of a folder with {@code train.jsonl} and {@code test.jsonl} (required)
- * @param method        lora (default), full, freeze (train the last {@code trainableLayers} layers and the head), or
+ * <p>Chains: {@code then: ["train"]} with the next training step's settings in {@link #train}
+ * (a nested request) runs that step when this one succeeds; see {@link #nextTraining(String)} for
+ * what the chain fills in. The steps after it are the nested request's own {@code then}, so a
+ * request whose {@code then} names {@code train} names nothing else, and {@code eval} settings
+ * belong on the last training step of the chain.
+ *
+ * @param baseModel     artifact URI, local path or Hub id of a Hugging Face-format model (required; for
+ *                      method average, default: the base model on the first model's registry card, or the
+ *                      first model itself when it has no card)
+ * @param dataset       dataset id or URI of a folder with {@code train.jsonl} and {@code test.jsonl} (required;
+ *                      for method average optional: only the held-out set of an {@code eval} step after it)
+ * @param method        lora (default), full, freeze (train the last {@code trainableLayers} layers and the head),
  *                      dpo (Direct Preference Optimization with LoRA on a preference dataset: TRL's
- *                      {@code prompt}/{@code chosen}/{@code rejected} JSONL; the reference is the base model)
+ *                      {@code prompt}/{@code chosen}/{@code rejected} JSONL; the reference is the base model), or
+ *                      average (the weighted mean of {@code models}, trains nothing: the training fields below
+ *                      do not apply and get no defaults)
  * @param trainableLayers freeze only: how many of the last decoder layers train (default 2)
  * @param lora          LoRA settings (method lora only)
  * @param epochs        passes over the training set (default 3)
@@ -38,6 +52,11 @@ import java.util.List;
  * @param eval          the eval step's settings; required when {@code then} names {@code eval}
  * @param beta          dpo only: DPO's beta, how far the policy may move from the reference (default 0.1)
  * @param alpha         dpo only: coefficient of an NLL term on the chosen reply, per token (default 0: plain DPO)
+ * @param models        average only: two or more merged models of one base and shape, each with a weight
+ *                      (default equal); PEFT adapter folders are refused. In a chain, default: this step's base
+ *                      model and the previous step's model ({@link #nextTraining(String)})
+ * @param train         the next training step's settings when {@code then} names {@code train} (a nested
+ *                      request; its job id is derived, see {@link #nextTraining(String)})
  */
 @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
 @JsonIgnoreProperties(ignoreUnknown = true)
@@ -69,13 +88,21 @@ public record TrainingRequest(
         String modelId,
         EvalSettings eval,
         Double beta,
-        Double alpha) implements JobRequest {
+        Double alpha,
+        List<WeightedModel> models,
+        TrainingRequest train) implements JobRequest {
 
     public enum Method {
         @JsonProperty("lora") LORA,
         @JsonProperty("full") FULL,
         @JsonProperty("freeze") FREEZE,
-        @JsonProperty("dpo") DPO
+        @JsonProperty("dpo") DPO,
+        @JsonProperty("average") AVERAGE;
+
+        /** The name in JSON: lora, full, freeze, dpo, average. */
+        public String wireName() {
+            return name().toLowerCase(Locale.ROOT);
+        }
     }
 
     public enum Scheduler {
@@ -125,26 +152,30 @@ public record TrainingRequest(
         schemaVersion = SchemaVersion.orCurrent(schemaVersion);
         then = then == null ? List.of() : List.copyOf(then);
         if (method == null) method = Method.LORA;
-        if (trainableLayers == null && method == Method.FREEZE) trainableLayers = 2;
-        if (lora == null && (method == Method.LORA || method == Method.DPO)) lora = LoraSettings.defaults();
-        if (method == Method.DPO) {
-            if (beta == null) beta = 0.1;
-            if (alpha == null) alpha = 0.0;
+        models = models == null ? null : Collections.unmodifiableList(new ArrayList<>(models)); // nulls are reported
+        // an average trains nothing: no training defaults, so that validate() can name what does not apply
+        if (method != Method.AVERAGE) {
+            if (trainableLayers == null && method == Method.FREEZE) trainableLayers = 2;
+            if (lora == null && (method == Method.LORA || method == Method.DPO)) lora = LoraSettings.defaults();
+            if (method == Method.DPO) {
+                if (beta == null) beta = 0.1;
+                if (alpha == null) alpha = 0.0;
+            }
+            if (epochs == null) epochs = 3;
+            if (learningRate == null) learningRate = 2e-4;
+            if (scheduler == null) scheduler = Scheduler.COSINE;
+            if (warmupRatio == null) warmupRatio = 0.03;
+            if (microBatchSize == null) microBatchSize = 4;
+            if (gradientAccumulationSteps == null) gradientAccumulationSteps = 1;
+            if (maxSeqLength == null) maxSeqLength = 512;
+            if (packing == null) packing = false;
+            if (maxGradNorm == null) maxGradNorm = 1.0;
+            if (weightDecay == null) weightDecay = 0.0;
+            if (seed == null) seed = 42L;
+            if (evalInterval == null) evalInterval = 50;
+            if (saveInterval == null) saveInterval = 100;
+            if (lossOn == null) lossOn = LossOn.ASSISTANT;
         }
-        if (epochs == null) epochs = 3;
-        if (learningRate == null) learningRate = 2e-4;
-        if (scheduler == null) scheduler = Scheduler.COSINE;
-        if (warmupRatio == null) warmupRatio = 0.03;
-        if (microBatchSize == null) microBatchSize = 4;
-        if (gradientAccumulationSteps == null) gradientAccumulationSteps = 1;
-        if (maxSeqLength == null) maxSeqLength = 512;
-        if (packing == null) packing = false;
-        if (maxGradNorm == null) maxGradNorm = 1.0;
-        if (weightDecay == null) weightDecay = 0.0;
-        if (seed == null) seed = 42L;
-        if (evalInterval == null) evalInterval = 50;
-        if (saveInterval == null) saveInterval = 100;
-        if (lossOn == null) lossOn = LossOn.ASSISTANT;
     }
 
     /** A request with every optional field at its default. */
@@ -152,13 +183,87 @@ public record TrainingRequest(
         return builder(jobId).baseModel(baseModel).dataset(dataset).build();
     }
 
+    /** The id of the model this job registers: {@code model_id}, else {@code ft-{job_id}}. */
+    public String outputModelId() {
+        return modelId != null ? modelId : "ft-" + jobId;
+    }
+
+    /**
+     * The next training step of the chain ({@code then: ["train"]}): {@link #train}'s settings under the
+     * job id {@code {job_id}-{method}} (e.g. {@code r1-dpo}, then {@code r1-dpo-average}), the same on
+     * every attempt, so a redelivered job sends one next step. Where the nested request leaves them out,
+     * its {@code base_model} is this job's model ({@link #outputModelId()}; except for average, whose base
+     * comes from its first model), and an average's {@code models} are {@code [baseModelUsed, this job's
+     * model]} with equal weights.
+     *
+     * @param baseModelUsed the base model this job ran on (for an average, the one it resolved)
+     */
+    public TrainingRequest nextTraining(String baseModelUsed) {
+        if (train == null) throw new IllegalStateException("job " + jobId + " has no next training step (train)");
+        Builder next = train.toBuilder().jobId(jobId + "-" + train.method.wireName());
+        if (train.baseModel == null && train.method != Method.AVERAGE) next.baseModel(outputModelId());
+        if (train.method == Method.AVERAGE && train.models == null) {
+            next.models(List.of(WeightedModel.of(baseModelUsed), WeightedModel.of(outputModelId())));
+        }
+        return next.build();
+    }
+
+    /**
+     * This chain with {@code preferenceDataset} as the dataset of every {@code dpo} step (this one and
+     * the nested {@link #train} steps) that has none; for a job that makes the preference set after
+     * the request was written (rejection sampling).
+     */
+    public TrainingRequest withDatasetWhereMissing(String preferenceDataset) {
+        Builder b = toBuilder();
+        if (method == Method.DPO && dataset == null) b.dataset(preferenceDataset);
+        if (train != null) b.train(train.withDatasetWhereMissing(preferenceDataset));
+        return b.build();
+    }
+
     @Override
     public List<FieldError> validate() {
         FieldChecks c = new FieldChecks()
                 .required("job_id", jobId)
                 .supportedSchema(schemaVersion)
-                .steps("then", then)
-                .required("base_model", baseModel)
+                .steps("then", then);
+        if (method == Method.AVERAGE) {
+            validateAverage(c);
+        } else {
+            validateTraining(c);
+        }
+        validateChain(c);
+        return c.errors();
+    }
+
+    private void validateAverage(FieldChecks c) {
+        if (models == null || models.size() < 2) {
+            c.fail("models", "method average needs two or more models, got " + (models == null ? 0 : models.size()));
+        }
+        for (int i = 0; models != null && i < models.size(); i++) {
+            String at = "models[" + i + "]";
+            WeightedModel m = models.get(i);
+            if (m == null) {
+                c.fail(at, "required");
+                continue;
+            }
+            c.required(at + ".model", m.model());
+            if (!(m.weight() > 0) || Double.isInfinite(m.weight())) c.fail(at + ".weight", "must be a positive number");
+        }
+        String why = "does not apply to method average: it trains nothing";
+        c.absent("trainable_layers", trainableLayers, why).absent("lora", lora, why).absent("epochs", epochs, why)
+                .absent("max_steps", maxSteps, why).absent("learning_rate", learningRate, why)
+                .absent("scheduler", scheduler, why).absent("warmup_ratio", warmupRatio, why)
+                .absent("micro_batch_size", microBatchSize, why)
+                .absent("gradient_accumulation_steps", gradientAccumulationSteps, why)
+                .absent("max_seq_length", maxSeqLength, why).absent("packing", packing, why)
+                .absent("max_grad_norm", maxGradNorm, why).absent("weight_decay", weightDecay, why)
+                .absent("seed", seed, why).absent("eval_interval", evalInterval, why)
+                .absent("save_interval", saveInterval, why).absent("loss_on", lossOn, why)
+                .absent("beta", beta, why).absent("alpha", alpha, why);
+    }
+
+    private void validateTraining(FieldChecks c) {
+        c.required("base_model", baseModel)
                 .required("dataset", dataset)
                 .atLeast("epochs", epochs, 1)
                 .atLeast("max_steps", maxSteps, 1)
@@ -171,12 +276,7 @@ public record TrainingRequest(
                 .nonNegative("weight_decay", weightDecay)
                 .nonNegative("eval_interval", evalInterval)
                 .nonNegative("save_interval", saveInterval);
-        if (then.contains("train")) c.fail("then", "a training request cannot be followed by another 'train' step");
-        if (then.contains("deploy") && !then.contains("eval")) {
-            c.fail("then", "'deploy' needs an 'eval' step before it: the eval gate decides what is served");
-        }
-        if (then.contains("eval") && eval == null) c.fail("eval", "required when then names 'eval' (at least a dataset or a gate)");
-        if (eval != null) c.addAll("eval", eval.validate());
+        if (models != null) c.fail("models", "only for method average");
         if (method == Method.FREEZE) c.atLeast("trainable_layers", trainableLayers, 1);
         if (method == Method.LORA || method == Method.DPO) c.addAll("lora", lora.validate());
         if (method == Method.DPO) {
@@ -186,7 +286,36 @@ public record TrainingRequest(
             if (beta != null) c.fail("beta", "only for method dpo");
             if (alpha != null) c.fail("alpha", "only for method dpo");
         }
-        return c.errors();
+    }
+
+    /** The steps after this one, and the nested training step as the request it becomes. */
+    private void validateChain(FieldChecks c) {
+        if (then.contains("train")) {
+            if (then.size() > 1) {
+                c.fail("then", "'train' hands the rest of the chain to the next training step: then must be [\"train\"]"
+                        + " and the steps after it go in train.then");
+            }
+            if (eval != null) c.fail("eval", "belongs on the last training step of the chain, the one whose then names 'eval'");
+            if (train == null) {
+                c.fail("train", "required when then names 'train' (the next step's settings, at least its method)");
+            } else {
+                // an average's base is only known at run time; any stand-in serves to check the rest
+                String base = baseModel != null ? baseModel : "the base of models[0]";
+                c.addAll("train", nextTraining(base).validate());
+            }
+        } else if (train != null) {
+            c.fail("train", "only when then names 'train'");
+        }
+        if (then.contains("deploy") && !then.contains("eval")) {
+            c.fail("then", "'deploy' needs an 'eval' step before it: the eval gate decides what is served");
+        }
+        if (then.contains("eval") && eval == null) c.fail("eval", "required when then names 'eval' (at least a dataset or a gate)");
+        if (eval != null) {
+            c.addAll("eval", eval.validate());
+            if (method == Method.AVERAGE && then.contains("eval") && eval.dataset() == null && dataset == null) {
+                c.fail("eval.dataset", "required: this step has no dataset whose test split could be the held-out set");
+            }
+        }
     }
 
     public static Builder builder(String jobId) {
@@ -201,7 +330,7 @@ public record TrainingRequest(
         b.microBatchSize = microBatchSize; b.gradientAccumulationSteps = gradientAccumulationSteps;
         b.maxSeqLength = maxSeqLength; b.packing = packing; b.maxGradNorm = maxGradNorm; b.weightDecay = weightDecay;
         b.seed = seed; b.evalInterval = evalInterval; b.saveInterval = saveInterval; b.lossOn = lossOn; b.modelId = modelId; b.eval = eval;
-        b.beta = beta; b.alpha = alpha;
+        b.beta = beta; b.alpha = alpha; b.models = models; b.train = train;
         return b;
     }
 
@@ -219,6 +348,8 @@ public record TrainingRequest(
         private Long seed;
         private LossOn lossOn;
         private EvalSettings eval;
+        private List<WeightedModel> models;
+        private TrainingRequest train;
 
         private Builder() {}
 
@@ -248,12 +379,14 @@ public record TrainingRequest(
         public Builder eval(EvalSettings v) { eval = v; return this; }
         public Builder beta(Double v) { beta = v; return this; }
         public Builder alpha(Double v) { alpha = v; return this; }
+        public Builder models(List<WeightedModel> v) { models = v; return this; }
+        public Builder train(TrainingRequest v) { train = v; return this; }
 
         public TrainingRequest build() {
             return new TrainingRequest(jobId, SchemaVersion.CURRENT, then, baseModel, dataset, method, trainableLayers,
                     lora, epochs, maxSteps, learningRate, scheduler, warmupRatio, microBatchSize,
                     gradientAccumulationSteps, maxSeqLength, packing, maxGradNorm, weightDecay, seed, evalInterval,
-                    saveInterval, lossOn, modelId, eval, beta, alpha);
+                    saveInterval, lossOn, modelId, eval, beta, alpha, models, train);
         }
     }
 }

@@ -48,6 +48,13 @@ class RoundTripTest {
         assertEquals(1, tree.get("gradient_accumulation_steps").asInt());
         roundTrip(TrainingRequest.builder("job-2").baseModel("b").dataset("d").method(TrainingRequest.Method.FREEZE)
                 .trainableLayers(4).build());
+        TrainingRequest average = TrainingRequest.builder("avg").method(TrainingRequest.Method.AVERAGE).then(List.of("eval"))
+                .models(List.of(WeightedModel.of("m-1"), new WeightedModel("m-2", 2.0))).build();
+        JsonNode chain = roundTrip(TrainingRequest.builder("job-3").baseModel("b").dataset("d").then(List.of("train"))
+                .train(average).build());
+        assertEquals("average", chain.get("train").get("method").asText());
+        assertEquals(2.0, chain.get("train").get("models").get(1).get("weight").asDouble());
+        assertFalse(chain.get("train").has("learning_rate"), "an average gets no training defaults: " + chain);
     }
 
     @Test
@@ -104,6 +111,12 @@ class RoundTripTest {
         assertEquals("djl-lmi", card.get("remote").get("type").asText());
         assertEquals("approved", card.get("status").asText());
         assertEquals("file:/a/models/m-1", card.get("artifact_uri").asText());
+        assertFalse(card.has("parents"));
+        JsonNode average = roundTrip(new ModelCard("avg-1", "smol", null, null, "average", Map.of(), "file:/a/models/avg-1",
+                null, Map.of(), null, "smol", List.of(new WeightedModel("m-1", 0.25), new WeightedModel("m-2", 0.75)),
+                "job-2", T, 1));
+        assertEquals("m-2", average.get("parents").get(1).get("model").asText());
+        assertEquals(0.75, average.get("parents").get(1).get("weight").asDouble());
     }
 
     @Test

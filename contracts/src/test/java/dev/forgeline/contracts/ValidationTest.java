@@ -31,7 +31,9 @@ class ValidationTest {
         assertEquals(List.of("trainable_layers: must be >= 1"), errors(training("""
                 {"job_id":"j","base_model":"b","dataset":"d","method":"freeze","trainable_layers":0}""")));
         assertEquals(List.of("then[0]: unknown step 'bake' (expected one of [train, eval, deploy])",
-                        "then: a training request cannot be followed by another 'train' step"),
+                        "then: 'train' hands the rest of the chain to the next training step: then must be [\"train\"]"
+                                + " and the steps after it go in train.then",
+                        "train: required when then names 'train' (the next step's settings, at least its method)"),
                 errors(training("""
                         {"job_id":"j","base_model":"b","dataset":"d","then":["bake","train"]}""")));
         assertEquals(List.of("then: 'deploy' needs an 'eval' step before it: the eval gate decides what is served"),
@@ -66,6 +68,82 @@ class ValidationTest {
         assertEquals(List.of("beta: only for method dpo"), errors(training("""
                 {"job_id":"j","base_model":"b","dataset":"d","beta":0.2}""")));
         assertEquals(null, training("{\"job_id\":\"j\",\"base_model\":\"b\",\"dataset\":\"d\"}").beta());
+    }
+
+    @Test
+    void averageTakesModelsAndRefusesTrainingFields() throws Exception {
+        TrainingRequest r = training("""
+                {"job_id":"a","method":"average","models":[{"model":"m1"},{"model":"m2","weight":3}]}""");
+        assertEquals(List.of(), r.validate());
+        assertEquals(List.of(WeightedModel.of("m1"), new WeightedModel("m2", 3.0)), r.models());
+        assertEquals(null, r.baseModel());
+        assertEquals(null, r.epochs());
+        assertEquals(null, r.lora());
+        assertEquals(List.of("models: method average needs two or more models, got 1",
+                        "models[0].weight: must be a positive number",
+                        "lora: does not apply to method average: it trains nothing",
+                        "learning_rate: does not apply to method average: it trains nothing",
+                        "seed: does not apply to method average: it trains nothing"),
+                errors(training("""
+                        {"job_id":"a","method":"average","models":[{"model":"m1","weight":-1}],
+                         "lora":{"r":8},"learning_rate":0.001,"seed":1}""")));
+        assertEquals(List.of("models[0].model: required", "models[1]: required"),
+                errors(training("""
+                        {"job_id":"a","method":"average","models":[{"weight":1},null]}""")));
+        assertEquals(List.of("models: only for method average"), errors(training("""
+                {"job_id":"j","base_model":"b","dataset":"d","models":[{"model":"m1"},{"model":"m2"}]}""")));
+        assertEquals(List.of("eval.dataset: required: this step has no dataset whose test split could be the held-out set"),
+                errors(training("""
+                        {"job_id":"a","method":"average","models":[{"model":"m1"},{"model":"m2"}],"then":["eval"],
+                         "eval":{"gate":{"max_accuracy_drop":0.1}}}""")));
+    }
+
+    /** One round as a chain: SFT, then DPO on the SFT model, then the average of the two, then eval. */
+    @Test
+    void aChainOfTrainingStepsFillsInWhatFollowsFromThePreviousOne() throws Exception {
+        TrainingRequest round = training("""
+                {"job_id":"r1","base_model":"stories260k","dataset":"sft","then":["train"],
+                 "train":{"method":"dpo","then":["train"],
+                          "train":{"method":"average","then":["eval","deploy"],"eval":{"dataset":"mmlu"}}}}""");
+        assertEquals(List.of("train.dataset: required"), errors(round));
+        round = round.withDatasetWhereMissing("prefs");
+        assertEquals(List.of(), round.validate());
+        assertEquals("sft", round.dataset());
+
+        TrainingRequest dpo = round.nextTraining("stories260k");
+        assertEquals("r1-dpo", dpo.jobId());
+        assertEquals("ft-r1", dpo.baseModel());
+        assertEquals("prefs", dpo.dataset());
+        assertEquals(List.of("train"), dpo.then());
+        assertEquals(0.1, dpo.beta());
+        TrainingRequest average = dpo.nextTraining(dpo.baseModel());
+        assertEquals("r1-dpo-average", average.jobId());
+        assertEquals(null, average.baseModel());
+        assertEquals(List.of(WeightedModel.of("ft-r1"), WeightedModel.of("ft-r1-dpo")), average.models());
+        assertEquals(List.of("eval", "deploy"), average.then());
+        assertEquals(List.of(), average.validate());
+        TrainingRequest named = training("""
+                {"job_id":"j","base_model":"b","dataset":"d","model_id":"sft-1","then":["train"],
+                 "train":{"job_id":"ignored","dataset":"d2","base_model":"other"}}""").nextTraining("b");
+        assertEquals("j-lora", named.jobId());
+        assertEquals("other", named.baseModel());
+
+        assertEquals(List.of("eval: belongs on the last training step of the chain, the one whose then names 'eval'",
+                        "train.train.models: method average needs two or more models, got 1",
+                        "train.train.then: 'deploy' needs an 'eval' step before it: the eval gate decides what is served"),
+                errors(training("""
+                        {"job_id":"r1","base_model":"b","dataset":"sft","then":["train"],"eval":{"dataset":"mmlu"},
+                         "train":{"method":"dpo","dataset":"p","then":["train"],
+                                  "train":{"method":"average","models":[{"model":"x"}],"then":["deploy"]}}}""")));
+        assertEquals(List.of("train: only when then names 'train'"), errors(training("""
+                {"job_id":"j","base_model":"b","dataset":"d","train":{"dataset":"d2"}}""")));
+        // an eval in the middle of a chain is refused: the eval step ends a chain (it can only be followed by deploy)
+        assertEquals(List.of("then: 'train' hands the rest of the chain to the next training step: then must be [\"train\"]"
+                        + " and the steps after it go in train.then",
+                        "eval: belongs on the last training step of the chain, the one whose then names 'eval'"),
+                errors(training("""
+                        {"job_id":"j","base_model":"b","dataset":"d","then":["eval","train"],"eval":{"dataset":"mmlu"},
+                         "train":{"dataset":"d2"}}""")));
     }
 
     @Test

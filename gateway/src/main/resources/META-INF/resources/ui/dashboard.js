@@ -380,6 +380,7 @@ function renderLineage(m) {
       [ds ? ds.train_examples + ' train / ' + ds.test_examples + ' test' : null, short(m.dataset_hash)].filter(Boolean).join(' · '),
       ds ? () => selectDataset(ds.id) : null),
     step('base', 'base model', m.base_model),
+    ...(m.parents ? [step('parents', 'average of', m.parents.map((p) => +p.weight.toPrecision(3) + ' × ' + p.model).join(' + '))] : []),
     step('training', 'training', m.train_job ? m.train_job.id : null,
       [m.method, m.train_job && m.train_job.state ? m.train_job.state.toLowerCase() : null].filter(Boolean).join(' · '),
       m.train_job && state.jobs.has(m.train_job.id) ? () => selectJob(m.train_job.id, { openModel: false }) : null),

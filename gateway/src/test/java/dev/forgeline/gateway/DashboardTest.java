@@ -15,6 +15,7 @@ import dev.forgeline.contracts.JobState;
 import dev.forgeline.contracts.JobStatus;
 import dev.forgeline.contracts.ModelCard;
 import dev.forgeline.contracts.Topics;
+import dev.forgeline.contracts.WeightedModel;
 import dev.forgeline.jobs.ArtifactStore;
 import dev.forgeline.kafka.KafkaBrokerTestResource;
 import io.quarkus.test.common.WithTestResource;
@@ -204,6 +205,24 @@ class DashboardTest {
         }
         openAiError(authed().post("/ui/api/jobs"), 405, "method_not_allowed");
         openAiError(authed().delete("/ui/api/models/" + MODEL), 405, "method_not_allowed");
+    }
+
+    @Test
+    void anAveragedModelListsItsParentsAndWeights() throws Exception {
+        String id = "ft-average-" + RUN;
+        try (KafkaProducer<String, String> p = producer()) {
+            send(p, Topics.MODELS, id, new ModelCard(id, "stories260k", null, null, "average", Map.of(),
+                    store.uri("models/" + id).toString(), null, Map.of(), ModelCard.Status.CANDIDATE, MODEL,
+                    List.of(new WeightedModel(MODEL, 0.25), new WeightedModel("ft-dpo-" + RUN, 0.75)),
+                    "avg-" + RUN, Instant.now(), 0));
+        }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (authed().get("/ui/api/models/" + id).statusCode() != 200 && System.nanoTime() < deadline) {
+            Thread.sleep(100);
+        }
+        ok(authed().get("/ui/api/models/" + id)).body("method", equalTo("average"))
+                .body("parents.model", equalTo(List.of(MODEL, "ft-dpo-" + RUN)))
+                .body("parents.weight", equalTo(List.of(0.25f, 0.75f)));
     }
 
     @Test

@@ -127,6 +127,11 @@ public final class ModelSources {
     private ModelSource checked(String noun, ModelSource model) {
         String what = noun + " '" + model.reference() + "' (" + model.dir() + ")";
         if (!Files.isRegularFile(model.dir().resolve("config.json"))) {
+            if (Files.isRegularFile(model.dir().resolve("adapter_config.json"))) {
+                throw new IllegalArgumentException(what + " cannot be " + use + " here: it is a PEFT adapter"
+                        + " (adapter_config.json), not a whole model; name the merged model instead (the trainer writes"
+                        + " models/{id} beside its adapter models/{id}/adapter)");
+            }
             throw new IllegalArgumentException(what + " is not a Hugging Face model folder: it has no config.json");
         }
         try {

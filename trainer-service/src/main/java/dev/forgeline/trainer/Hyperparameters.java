@@ -14,6 +14,7 @@ final class Hyperparameters {
                     case LORA, DPO -> TrainingConfig.Method.LORA;
                     case FULL -> TrainingConfig.Method.FULL;
                     case FREEZE -> TrainingConfig.Method.FREEZE;
+                    case AVERAGE -> throw new IllegalArgumentException("method average trains nothing: it has no hyperparameters");
                 })
                 .epochs(r.epochs())
                 .maxSteps(r.maxSteps())

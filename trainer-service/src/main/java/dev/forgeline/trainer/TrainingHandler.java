@@ -30,17 +30,18 @@ import java.nio.file.Path;
 import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 
 /**
  * Handles {@code train} jobs from {@link Topics#TRAINING_REQUESTS}: resolves the base model and the
  * dataset, runs {@link FineTune} with checkpoints in {@code checkpoints/{jobId}/} (where a resumed
- * attempt picks up), writes the model to {@code models/{modelId}/} and registers it on
- * {@link Topics#MODELS} keyed by its id, so a job run twice still registers one model. When the
- * request's {@code then} names {@code eval}, it then publishes the eval step's request (job id
- * {@code {jobId}-eval}, the same on every attempt) on {@link Topics#EVAL_REQUESTS}.
+ * attempt picks up), or for {@code method: average} writes the models' mean ({@link Averaging});
+ * writes the model to {@code models/{modelId}/} and registers it on {@link Topics#MODELS} keyed by
+ * its id, so a job run twice still registers one model. Then it publishes the next step of the
+ * chain: the eval step's request (job id {@code {jobId}-eval}) on {@link Topics#EVAL_REQUESTS}, or
+ * the next training step's ({@link TrainingRequest#nextTraining}, job id {@code {jobId}-{method}})
+ * on {@link Topics#TRAINING_REQUESTS}; the same ids on every attempt.
  */
 @ApplicationScoped
 public class TrainingHandler implements JobHandler<TrainingRequest> {
@@ -50,12 +51,15 @@ public class TrainingHandler implements JobHandler<TrainingRequest> {
     private final TrainerConfig config;
     private final ModelSources baseModels;
     private final DatasetSources datasets;
+    private final Averaging averaging;
 
     TrainingHandler(ArtifactStore store, ForgeConfig forge, TrainerConfig config) {
         this.store = store;
         this.config = config;
         this.baseModels = new ModelSources(store, forge.baseModels(), HubModelResolver::fromEnvironment, "trained");
         this.datasets = new DatasetSources(store);
+        this.averaging = new Averaging(new ModelSources(store, forge.baseModels(), HubModelResolver::fromEnvironment,
+                "averaged"));
     }
 
     @Override
@@ -75,6 +79,11 @@ public class TrainingHandler implements JobHandler<TrainingRequest> {
 
     @Override
     public JobResult run(JobContext<TrainingRequest> ctx) throws Exception {
+        TrainingRequest request = ctx.request();
+        return request.method() == TrainingRequest.Method.AVERAGE ? average(ctx) : train(ctx);
+    }
+
+    private JobResult train(JobContext<TrainingRequest> ctx) throws Exception {
         TrainingRequest request = ctx.request();
         String modelId = modelId(request);
         TrainingConfig hyperparameters = Hyperparameters.of(request);
@@ -104,22 +113,48 @@ public class TrainingHandler implements JobHandler<TrainingRequest> {
         }
 
         ModelCard card = card(ctx.jobId(), modelId, request, base, outcome, output);
-        writeCard(output, card, outcome.card());
-        ctx.publish(Topics.MODELS, modelId, card).get();
+        writeCard(output, card, outcome.card().get("training"));
         if (result.finalHeldOutLoss() != null) {
             summary = summary.withMetric("held_out_loss", result.finalHeldOutLoss());
         }
         if (outcome.heldOut() != null) {
             summary = summary.withMetric("held_out_preference_accuracy", outcome.heldOut().accuracy());
         }
-        summary = summary.withOutput("model_id", modelId).withOutput("artifact_uri", card.artifactUri());
         if (hyperparameters.method() == TrainingConfig.Method.LORA) {
             summary = summary.withOutput("adapter_uri", store.uri(output + "/adapter").toString());
         }
+        return registerAndContinue(ctx, card, summary);
+    }
+
+    /** method average: the models' weighted mean as a new model whose card lists every parent and weight. */
+    private JobResult average(JobContext<TrainingRequest> ctx) throws Exception {
+        TrainingRequest request = ctx.request();
+        String modelId = modelId(request);
+        String output = "models/" + modelId;
+        refuseTakenModelId(modelId, ctx.jobId());
+        Averaging.Averaged averaged = averaging.run(ctx, local(output));
+        ModelCard card = new ModelCard(modelId, averaged.baseModel(), request.dataset(), null,
+                request.method().wireName(), Map.of(), store.uri(output).toString(), null, Map.of(),
+                ModelCard.Status.CANDIDATE, averaged.parent(), averaged.parents(), ctx.jobId(), createdAt(output), 0);
+        writeCard(output, card, null);
+        return registerAndContinue(ctx, card, JobResult.empty().withMetric("models", averaged.parents().size()));
+    }
+
+    /** Registers the model, then sends the chain's next step: eval, or the next training step. */
+    private JobResult registerAndContinue(JobContext<TrainingRequest> ctx, ModelCard card, JobResult summary)
+            throws Exception {
+        TrainingRequest request = ctx.request();
+        ctx.publish(Topics.MODELS, card.id(), card).get();
+        summary = summary.withOutput("model_id", card.id()).withOutput("artifact_uri", card.artifactUri());
         if (request.then().contains("eval")) {
-            EvalRequest next = nextEval(ctx.jobId(), request, modelId);
+            EvalRequest next = nextEval(ctx.jobId(), request, card.id(), card.baseModel());
             ctx.publish(Topics.EVAL_REQUESTS, next.jobId(), next).get();
             summary = summary.withOutput("eval_job_id", next.jobId());
+        }
+        if (request.then().contains("train")) {
+            TrainingRequest next = request.nextTraining(card.baseModel());
+            ctx.publish(Topics.TRAINING_REQUESTS, next.jobId(), next).get();
+            summary = summary.withOutput("train_job_id", next.jobId());
         }
         return summary;
     }
@@ -129,14 +164,14 @@ public class TrainingHandler implements JobHandler<TrainingRequest> {
      * base on the same items, the training dataset's test split as the held-out set, and the
      * steps after {@code eval} left to do.
      */
-    static EvalRequest nextEval(String jobId, TrainingRequest request, String modelId) {
+    static EvalRequest nextEval(String jobId, TrainingRequest request, String modelId, String baseModel) {
         List<String> rest = request.then().subList(request.then().indexOf("eval") + 1, request.then().size());
-        return EvalRequest.after(request.eval(), jobId + "-eval", rest, modelId, request.baseModel(), request.dataset());
+        return EvalRequest.after(request.eval(), jobId + "-eval", rest, modelId, baseModel, request.dataset());
     }
 
     /** The request's model id, else one derived from the job id: the same on every attempt. */
     static String modelId(TrainingRequest request) {
-        String id = request.modelId() != null ? request.modelId() : "ft-" + request.jobId();
+        String id = request.outputModelId();
         if (!LocalPaths.isId(id)) {
             throw new IllegalArgumentException("model_id '" + id + "' must be 1 to 200 letters, digits, '.', '_', ':' or '-'"
                     + " (it names the folder models/{model_id})");
@@ -188,7 +223,7 @@ public class TrainingHandler implements JobHandler<TrainingRequest> {
         }
         Object hash = outcome.card().get("dataset_hash");
         return new ModelCard(modelId, request.baseModel(), request.dataset(), hash == null ? null : hash.toString(),
-                request.method().name().toLowerCase(Locale.ROOT),
+                request.method().wireName(),
                 castMap(outcome.card().get("hyperparameters")), store.uri(output).toString(), null, eval,
                 ModelCard.Status.CANDIDATE, base.parent(), jobId, createdAt(output), 0);
     }
@@ -202,9 +237,9 @@ public class TrainingHandler implements JobHandler<TrainingRequest> {
     }
 
     /** card.json is the registry card plus the engine's training details (steps, tokens, truncation counts). */
-    private void writeCard(String output, ModelCard card, Map<String, Object> engineCard) throws IOException {
+    private void writeCard(String output, ModelCard card, Object training) throws IOException {
         Map<String, Object> json = ContractsJson.mapper().convertValue(card, new TypeReference<LinkedHashMap<String, Object>>() {});
-        json.put("training", engineCard.get("training"));
+        if (training != null) json.put("training", training);
         store.write(output + "/card.json", ContractsJson.write(json).getBytes(StandardCharsets.UTF_8));
     }
 

@@ -1,6 +1,7 @@
 package dev.forgeline.trainer;
 
 import dev.forgeline.contracts.ContractsJson;
+import dev.forgeline.contracts.DeadLetter;
 import dev.forgeline.contracts.JobCancel;
 import dev.forgeline.contracts.JobEvent;
 import dev.forgeline.contracts.JobRequest;
@@ -93,11 +94,7 @@ final class JobTopics implements AutoCloseable {
 
     /** Every record on forge.models keyed {@code modelId}. */
     List<ModelCard> modelRecords(String modelId) throws Exception {
-        List<ModelCard> cards = new ArrayList<>();
-        for (ConsumerRecord<String, String> r : readAll(Topics.MODELS)) {
-            if (modelId.equals(r.key()) && r.value() != null) cards.add(ContractsJson.read(r.value(), ModelCard.class));
-        }
-        return cards;
+        return records(Topics.MODELS, modelId, ModelCard.class);
     }
 
     Optional<ModelCard> awaitModel(String modelId, Duration timeout) throws Exception {
@@ -105,6 +102,26 @@ final class JobTopics implements AutoCloseable {
         while (System.nanoTime() < deadline) {
             List<ModelCard> cards = modelRecords(modelId);
             if (!cards.isEmpty()) return Optional.of(cards.get(cards.size() - 1));
+            Thread.sleep(200);
+        }
+        return Optional.empty();
+    }
+
+    /** Every record on {@code topic} keyed {@code key}, as {@code type}. */
+    <T> List<T> records(String topic, String key, Class<T> type) throws Exception {
+        List<T> values = new ArrayList<>();
+        for (ConsumerRecord<String, String> r : readAll(topic)) {
+            if (key.equals(r.key()) && r.value() != null) values.add(ContractsJson.read(r.value(), type));
+        }
+        return values;
+    }
+
+    /** The dead letter of the request keyed {@code key}, waiting up to {@code timeout}. */
+    Optional<DeadLetter> awaitDeadLetter(String key, Duration timeout) throws Exception {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            List<DeadLetter> letters = records(Topics.DLQ, key, DeadLetter.class);
+            if (!letters.isEmpty()) return Optional.of(letters.get(0));
             Thread.sleep(200);
         }
         return Optional.empty();

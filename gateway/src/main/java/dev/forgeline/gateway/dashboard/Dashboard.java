@@ -168,7 +168,7 @@ public class Dashboard {
                 train.map(s -> s.result().get("adapter_uri")).map(String::valueOf).orElse(null), c.artifactUri(),
                 evalJobId == null ? null : new JobRef(evalJobId, eval.map(s -> s.state().name()).orElse(null)),
                 gate == null ? null : String.valueOf(gate), reason == null ? null : String.valueOf(reason),
-                c.eval(), c.hyperparameters());
+                c.eval(), c.hyperparameters(), c.parents());
     }
 
     private static String status(ModelCard.Status s) {

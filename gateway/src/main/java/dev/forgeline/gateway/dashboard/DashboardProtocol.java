@@ -3,6 +3,7 @@ package dev.forgeline.gateway.dashboard;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.annotation.JsonNaming;
+import dev.forgeline.contracts.WeightedModel;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -44,15 +45,17 @@ public final class DashboardProtocol {
     public record JobRef(String id, String state) {}
 
     /**
-     * A model and where it came from: task, dataset, base model, the adapter and merged weights the
-     * training job wrote, the evaluation job and the gate's verdict.
+     * A model and where it came from: task, dataset, base model (for an average, the models it is the
+     * mean of and their weights), the adapter and merged weights the training job wrote, the evaluation
+     * job and the gate's verdict.
      */
     @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record ModelView(String id, String status, String method, String baseModel, String parent,
             Instant createdAt, String task, String datasetId, String datasetHash, DatasetSummary dataset,
             String datagenJob, JobRef trainJob, String adapterUri, String artifactUri, JobRef evalJob,
-            String gate, String gateReason, Map<String, Object> eval, Map<String, Object> hyperparameters) {}
+            String gate, String gateReason, Map<String, Object> eval, Map<String, Object> hyperparameters,
+            List<WeightedModel> parents) {}
 
     @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
     @JsonInclude(JsonInclude.Include.NON_NULL)
