@@ -30,7 +30,8 @@ import java.util.List;
  * @param exampleFormat json (default): one call writes a whole example as JSON; plain: one call writes
  *                      the user message and a second answers it as the model, both as plain text, for
  *                      teachers that cannot write JSON
- * @param source        import instead of generating: a file and its format
+ * @param source        import instead of generating: a file and its format (format {@code preference}
+ *                      makes a preference dataset for {@code method: dpo})
  * @param train         the training step's settings when {@code then} names {@code train}; its job id
  *                      and dataset are filled in from this job
  */
@@ -101,7 +102,13 @@ public record DatagenRequest(
         /** {@code messages} with {@code role} and {@code content} (OpenAI chat fine-tuning). */
         @JsonProperty("openai") OPENAI,
         /** {@code prompt} and {@code completion}. */
-        @JsonProperty("prompt_completion") PROMPT_COMPLETION
+        @JsonProperty("prompt_completion") PROMPT_COMPLETION,
+        /**
+         * Preference pairs for DPO: {@code prompt} (or {@code messages}), {@code chosen}, {@code rejected}
+         * in TRL's standard or conversational shape ({@link PreferenceLine}); the dataset's format is
+         * {@code preference}.
+         */
+        @JsonProperty("preference") PREFERENCE
     }
 
     public DatagenRequest {
@@ -177,6 +184,11 @@ public record DatagenRequest(
                 c.fail("train", "required when then names 'train' (at least base_model)");
             } else {
                 c.addAll("train", trainingRequest().validate());
+                boolean pairs = source != null && source.format() == Format.PREFERENCE;
+                if (pairs != (train.method() == TrainingRequest.Method.DPO)) {
+                    c.fail("train.method", pairs ? "a preference dataset trains with method dpo"
+                            : "method dpo needs a preference dataset (source.format preference)");
+                }
             }
         }
         if (!then.isEmpty() && !then.get(0).equals("train")) {

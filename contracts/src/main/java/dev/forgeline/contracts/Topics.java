@@ -10,6 +10,8 @@ public final class Topics {
     public static final String DATAGEN_REQUESTS = "forge.datagen.requests";
     public static final String TRAINING_REQUESTS = "forge.training.requests";
     public static final String EVAL_REQUESTS = "forge.eval.requests";
+    /** {@link RejectionSamplingRequest}s, handled by datagen-service. */
+    public static final String REJECTION_SAMPLING_REQUESTS = "forge.rejection-sampling.requests";
     /** Compacted: the latest {@link JobStatus} per job id. */
     public static final String JOBS = "forge.jobs";
     /** Append-only progress: {@link JobEvent}. */
@@ -39,6 +41,7 @@ public final class Topics {
             new TopicSpec(DATAGEN_REQUESTS, 3, false),
             new TopicSpec(TRAINING_REQUESTS, 3, false),
             new TopicSpec(EVAL_REQUESTS, 3, false),
+            new TopicSpec(REJECTION_SAMPLING_REQUESTS, 3, false),
             new TopicSpec(JOBS, 3, true),
             new TopicSpec(JOB_EVENTS, 3, false),
             new TopicSpec(JOB_CANCELS, 1, true),

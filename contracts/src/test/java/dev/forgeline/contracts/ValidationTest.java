@@ -193,4 +193,16 @@ class ValidationTest {
         assertEquals(List.of("schema_version: must be >= 1"),
                 errors(training("{\"schema_version\":-1,\"job_id\":\"j\",\"base_model\":\"b\",\"dataset\":\"d\"}")));
     }
+
+    @Test
+    void aPreferenceImportTrainsWithDpoAndOnlyIt() throws Exception {
+        String pairs = "{\"job_id\":\"p\",\"source\":{\"path\":\"u.jsonl\",\"format\":\"preference\"},\"then\":[\"train\"],";
+        assertEquals(List.of(), errors(ContractsJson.read(pairs + "\"train\":{\"base_model\":\"b\",\"method\":\"dpo\"}}",
+                DatagenRequest.class)));
+        assertEquals(List.of("train.method: a preference dataset trains with method dpo"),
+                errors(ContractsJson.read(pairs + "\"train\":{\"base_model\":\"b\"}}", DatagenRequest.class)));
+        assertEquals(List.of("train.method: method dpo needs a preference dataset (source.format preference)"),
+                errors(ContractsJson.read("{\"job_id\":\"c\",\"task\":\"t\",\"then\":[\"train\"],"
+                        + "\"train\":{\"base_model\":\"b\",\"method\":\"dpo\"}}", DatagenRequest.class)));
+    }
 }

@@ -48,4 +48,32 @@ public interface DatagenConfig {
         @WithDefault("6")
         int maxAttempts();
     }
+
+    /** The policy that rejection sampling samples when a request names no {@code policy.base_url}. */
+    PolicySettings policy();
+
+    interface PolicySettings {
+        /**
+         * Base URL, up to {@code /v1}, of the gateway that serves the registry's models: local mode's
+         * ({@code ./forge up}) by default; {@code http://gateway:8000/v1} in Kubernetes.
+         */
+        @WithDefault("http://localhost:8000/v1")
+        String baseUrl();
+
+        /** The variable holding the gateway's key (the CLI's {@code FORGE_API_KEY}); unset: no key sent. */
+        @WithDefault("FORGE_API_KEY")
+        String apiKeyEnv();
+
+        /** The variables a request's {@code policy.api_key_env} may name, as for the teacher. */
+        @WithDefault("FORGE_API_KEY,OPENAI_API_KEY")
+        List<String> allowedApiKeyEnvs();
+
+        /** One sampling request's timeout (all {@code num_samples} answers come in one response). */
+        @WithDefault("300s")
+        Duration timeout();
+
+        /** Attempts per request, the first included, with the teacher's backoff and Retry-After. */
+        @WithDefault("6")
+        int maxAttempts();
+    }
 }

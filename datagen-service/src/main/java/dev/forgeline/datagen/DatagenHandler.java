@@ -4,6 +4,7 @@ import dev.forgeline.contracts.ContractsJson;
 import dev.forgeline.contracts.DatagenRequest;
 import dev.forgeline.contracts.DatagenRequest.Conversation;
 import dev.forgeline.contracts.DatasetCard;
+import dev.forgeline.contracts.PreferenceLine;
 import dev.forgeline.contracts.Topics;
 import dev.forgeline.contracts.TrainingRequest;
 import dev.forgeline.datagen.cleaning.DatasetFiles;
@@ -16,7 +17,6 @@ import dev.forgeline.jobs.JobContext;
 import dev.forgeline.jobs.JobHandler;
 import dev.forgeline.jobs.JobResult;
 import jakarta.enterprise.context.ApplicationScoped;
-import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -24,7 +24,8 @@ import java.util.Map;
 
 /**
  * Handles {@code datagen} jobs from {@link Topics#DATAGEN_REQUESTS}: generates examples with the
- * teacher ({@link ExampleGeneration}) or imports a file ({@link DatasetImport}), writes
+ * teacher ({@link ExampleGeneration}) or imports a file ({@link DatasetImport}; chat examples, or
+ * preference pairs for a {@code preference} dataset), writes
  * {@code datasets/{id}/} (train, test and card), publishes the card on {@link Topics#DATASETS}, and,
  * when {@code then} starts with {@code train}, the training request.
  */
@@ -36,7 +37,7 @@ public class DatagenHandler implements JobHandler<DatagenRequest> {
 
     DatagenHandler(ArtifactStore store, DatagenConfig config) {
         this.store = store;
-        this.teachers = new TeacherFactory(config.teacher());
+        this.teachers = new TeacherFactory(TeacherFactory.Settings.of(config.teacher()));
     }
 
     @Override
@@ -59,22 +60,23 @@ public class DatagenHandler implements JobHandler<DatagenRequest> {
         DatagenRequest r = ctx.request();
         Made made = r.imports() ? importFile(r) : generate(ctx, r);
 
-        DatasetFiles.Written files = DatasetFiles.write(store, r.datasetId(), made.kept(), made.systemPrompt(),
-                r.testFraction(), r.seed());
+        DatasetFiles.Written files = made.format().equals("preference")
+                ? DatasetFiles.writeLines(store, r.datasetId(), made.pairs(), PreferenceLine::toJson, r.testFraction(), r.seed()).written()
+                : DatasetFiles.write(store, r.datasetId(), made.kept(), made.systemPrompt(), r.testFraction(), r.seed());
         Map<String, Object> stats = new LinkedHashMap<>(made.stats());
         stats.put("train", files.train());
         stats.put("test", files.test());
-        DatasetCard card = new DatasetCard(r.datasetId(), r.task(), "chat", files.trainUri(), files.testUri(), files.train(),
+        DatasetCard card = new DatasetCard(r.datasetId(), r.task(), made.format(), files.trainUri(), files.testUri(), files.train(),
                 files.test(), files.contentHash(), made.teacher(), made.source(), made.systemPrompt(), stats, Instant.now(), 0);
-        String cardPath = "datasets/" + r.datasetId() + "/card.json";
-        store.write(cardPath, ContractsJson.write(card).getBytes(StandardCharsets.UTF_8));
+        String cardUri = DatasetFiles.writeCard(store, card);
         ctx.publish(Topics.DATASETS, card.id(), card).get();
 
+        int kept = made.format().equals("preference") ? made.pairs().size() : made.kept().size();
         JobResult result = JobResult.empty().withOutput("dataset_id", card.id()).withOutput("train_uri", files.trainUri())
-                .withOutput("test_uri", files.testUri()).withOutput("card_uri", store.uri(cardPath).toString())
-                .withMetric("kept", made.kept().size()).withMetric("train", files.train()).withMetric("test", files.test());
+                .withOutput("test_uri", files.testUri()).withOutput("card_uri", cardUri)
+                .withMetric("kept", kept).withMetric("train", files.train()).withMetric("test", files.test());
         if (Boolean.TRUE.equals(stats.get("stopped_at_budget"))) {
-            result = result.withOutput("stopped", "at the token budget, with " + made.kept().size() + " of " + r.numExamples() + " examples");
+            result = result.withOutput("stopped", "at the token budget, with " + kept + " of " + r.numExamples() + " examples");
         }
         if (r.then().contains("train")) {
             TrainingRequest next = r.trainingRequest();
@@ -84,8 +86,12 @@ public class DatagenHandler implements JobHandler<DatagenRequest> {
         return result;
     }
 
-    /** What either way produced: the examples, the system prompt on them, the counts, and provenance. */
-    private record Made(List<Conversation> kept, String systemPrompt, Map<String, Object> stats, String teacher, String source) {}
+    /**
+     * What either way produced: the examples (chat) or pairs (preference), the system prompt on them,
+     * the counts, and provenance.
+     */
+    private record Made(String format, List<Conversation> kept, List<PreferenceLine> pairs, String systemPrompt,
+            Map<String, Object> stats, String teacher, String source) {}
 
     private Made generate(JobContext<DatagenRequest> ctx, DatagenRequest r) throws Exception {
         TeacherFactory.Resolved teacher = teachers.resolve(r.teacher());
@@ -96,13 +102,20 @@ public class DatagenHandler implements JobHandler<DatagenRequest> {
         if (result.kept().isEmpty()) {
             throw new IllegalStateException("no usable example was made: " + result.stats().toMap());
         }
-        return new Made(result.kept(), result.systemPrompt(), result.stats().toMap(), teacher.name(), "generated:" + r.jobId());
+        return new Made("chat", result.kept(), List.of(), result.systemPrompt(), result.stats().toMap(), teacher.name(),
+                "generated:" + r.jobId());
     }
 
     private Made importFile(DatagenRequest r) throws Exception {
-        DatasetImport.Result imported = new DatasetImport(store).run(r);
-        return new Made(imported.kept(), r.systemPrompt(), imported.stats(), null,
-                "import:" + r.source().format().name().toLowerCase(java.util.Locale.ROOT) + ":" + r.source().path());
+        String source = "import:" + r.source().format().name().toLowerCase(java.util.Locale.ROOT) + ":" + r.source().path();
+        if (r.source().format() == DatagenRequest.Format.PREFERENCE) {
+            DatasetImport.Result<PreferenceLine> imported = new DatasetImport(store).preferences(r);
+            Map<String, Object> stats = new LinkedHashMap<>(imported.stats());
+            stats.put("pairs", imported.kept().size());
+            return new Made("preference", List.of(), imported.kept(), r.systemPrompt(), stats, null, source);
+        }
+        DatasetImport.Result<Conversation> imported = new DatasetImport(store).run(r);
+        return new Made("chat", imported.kept(), List.of(), r.systemPrompt(), imported.stats(), null, source);
     }
 
     /** Progress events at most once a second: examples kept, calls, tokens and the time left at the current rate. */

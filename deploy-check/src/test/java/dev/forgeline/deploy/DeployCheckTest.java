@@ -92,11 +92,11 @@ class DeployCheckTest {
                     "FORGE_GATEWAY_MEMORY_BUDGET_MIB", "FORGE_GATEWAY_LOAD_TIMEOUT", "FORGE_GATEWAY_MAX_BODY_BYTES",
                     "FORGE_GATEWAY_FILES_MAX_BYTES", "FORGE_GATEWAY_DEVICE", "FORGE_GATEWAY_DTYPE",
                     "FORGE_GATEWAY_WEIGHTS", "FORGE_GATEWAY_REGISTRY_ENABLED", "FORGE_GATEWAY_REMOTE_TIMEOUT"),
-            // DatagenConfig.TeacherSettings, and the key variables its allowed-api-key-envs names
+            // DatagenConfig.TeacherSettings, PolicySettings' base URL, and the key variables its allowed-api-key-envs names
             "datagen-service", List.of("FORGE_DATAGEN_TEACHER_BASE_URL", "FORGE_DATAGEN_TEACHER_MODEL",
                     "FORGE_DATAGEN_TEACHER_API_KEY_ENV", "FORGE_DATAGEN_TEACHER_ALLOWED_API_KEY_ENVS",
                     "FORGE_DATAGEN_TEACHER_TIMEOUT", "FORGE_DATAGEN_TEACHER_MAX_ATTEMPTS",
-                    "OPENAI_API_KEY", "FORGE_TEACHER_API_KEY"),
+                    "OPENAI_API_KEY", "FORGE_TEACHER_API_KEY", "FORGE_DATAGEN_POLICY_BASE_URL"),
             // TrainerConfig
             "trainer-service", List.of("FORGE_TRAINER_DEVICE", "FORGE_TRAINER_PROGRESS_EVERY"),
             // EvalConfig

@@ -9,6 +9,7 @@ import dev.forgeline.contracts.EvalSettings;
 import dev.forgeline.contracts.JobState;
 import dev.forgeline.contracts.JobStatus;
 import dev.forgeline.contracts.ModelCard;
+import dev.forgeline.contracts.RejectionSamplingRequest;
 import dev.forgeline.contracts.Topics;
 import dev.forgeline.contracts.TrainingRequest;
 import com.openai.client.OpenAIClient;
@@ -44,6 +45,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
+import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -224,6 +226,109 @@ class PipelineIT {
         assertTrue(answer.choices().get(0).message().content().isPresent());
     }
 
+    /** Story openings that ask for a name; stories260k says "Tom" after some of them, at some rate. */
+    private static final List<String> NAMING_PROMPTS = List.of(
+            "Once upon a time, there was a cat named", "There was a dog named", "One day, a boy named",
+            "Once upon a time, there was a little boy named", "There was a big bear named", "Once upon a time, there was a fish named",
+            "Once upon a time, there was a happy boy named", "There was a little frog named", "Once upon a time, there was a duck named",
+            "One day, a little dog named", "There was a small cat named", "Once upon a time, there was a funny monkey named",
+            "Once upon a time, there was a kind man named", "There was a tall boy named", "Once upon a time, there was a brave dog named",
+            "One day, a small boy named", "There was a friendly lion named", "Once upon a time, there was a silly cat named",
+            "Once upon a time, there was a boy named", "There was a little mouse named", "Once upon a time, there was a red bird named",
+            "One day, a happy cat named", "There was a strong boy named", "Once upon a time, there was a fast car named");
+    /** Openings the rejection sampling never saw, for the accuracy before and after. */
+    private static final List<String> HELD_OUT_PROMPTS = List.of(
+            "Once upon a time, there was a puppy named", "There was a old man named", "One day, a big dog named",
+            "Once upon a time, there was a little cat named", "There was a young boy named", "Once upon a time, there was a toy named");
+    /** The verifier: the first word of the answer is the name the task wants. */
+    private static final Pattern FIRST_WORD = Pattern.compile("^\\W*(\\w+)");
+
+    /**
+     * Rejection sampling with a verifier, through the gateway's batching, then SFT on the kept set:
+     * the task wants the name "Tom" after a story opening, which stories260k says sometimes but not
+     * usually. The kept set holds only verified answers, the cards' counts equal the files', and the
+     * tuned model (approved through eval) says "Tom" on held-out openings more often than the base.
+     */
+    @Test
+    void rejectionSamplingWithAVerifierThenSftRaisesTheVerifiedAccuracy() throws Exception {
+        Path prompts = work.resolve("naming-prompts.jsonl");
+        List<String> lines = new ArrayList<>();
+        for (String p : NAMING_PROMPTS) {
+            lines.add(ContractsJson.write(Map.of("prompt", p, "reference", "Tom")));
+        }
+        Files.write(prompts, lines);
+        String jobId = "pipeline-rs-" + System.currentTimeMillis();
+        EvalSettings eval = new EvalSettings(SharedData.root().resolve("datasets/mmlu").toString(),
+                List.of("astronomy"), 0, 10, null, null, new EvalRequest.Gate(1.0, false, null, null));
+        RejectionSamplingRequest request = RejectionSamplingRequest.builder(jobId).prompts(prompts.toString())
+                .policy(new RejectionSamplingRequest.Policy("stories260k", null, null)) // the gateway of forge.datagen.policy.base-url
+                .numSamples(16).temperature(1.0).maxTokens(6).seed(7L).maxConcurrency(2)
+                .scorer(RejectionSamplingRequest.Scorer.exactMatch(FIRST_WORD.pattern())).threshold(1.0).testFraction(0.1)
+                .then(List.of("train", "eval", "deploy"))
+                .train(TrainingRequest.builder(null).baseModel("stories260k").lora(new TrainingRequest.LoraSettings(8, 16.0, 0.0, null))
+                        .learningRate(5e-3).maxSteps(40).microBatchSize(8).maxSeqLength(64).saveInterval(0).evalInterval(0)
+                        .eval(eval).build())
+                .build();
+        awaitGateway();
+        TopicRecords.send(broker.bootstrapServers(), Topics.REJECTION_SAMPLING_REQUESTS, jobId, request);
+        JobStatus sampled = awaitStatus(jobId);
+        assertEquals(JobState.SUCCEEDED, sampled.state(), () -> "rejection sampling: " + sampled.error());
+
+        Path artifacts = work.resolve("artifacts/datasets");
+        List<String> kept = new ArrayList<>();
+        for (String split : List.of("train.jsonl", "test.jsonl")) {
+            for (String line : Files.readAllLines(artifacts.resolve(jobId + "-sft").resolve(split))) {
+                JsonNode messages = ContractsJson.mapper().readTree(line).get("messages");
+                kept.add(messages.get(messages.size() - 1).get("content").asText());
+            }
+        }
+        assertTrue(kept.stream().allMatch(a -> "Tom".equals(firstWord(a))), "only verified answers kept: " + kept);
+        DatasetCard sft = ContractsJson.read(Files.readString(artifacts.resolve(jobId + "-sft/card.json")), DatasetCard.class);
+        DatasetCard pref = ContractsJson.read(Files.readString(artifacts.resolve(jobId + "-pref/card.json")), DatasetCard.class);
+        assertEquals(kept.size(), ((Number) sft.stats().get("kept")).intValue());
+        assertEquals(kept.size(), sft.trainExamples() + sft.testExamples());
+        assertEquals(Files.readAllLines(artifacts.resolve(jobId + "-sft/train.jsonl")).size(), sft.trainExamples());
+        int pairs = Files.readAllLines(artifacts.resolve(jobId + "-pref/train.jsonl")).size()
+                + Files.readAllLines(artifacts.resolve(jobId + "-pref/test.jsonl")).size();
+        assertEquals(pairs, ((Number) pref.stats().get("pairs")).intValue());
+        assertEquals(NAMING_PROMPTS.size() * 16L, ((Number) sft.stats().get("samples")).longValue());
+        assertTrue(kept.size() >= 8, "enough verified answers to learn from: " + sft.stats());
+
+        ModelCard tuned = awaitCard("ft-" + jobId + "-train", c -> c.status() != ModelCard.Status.CANDIDATE);
+        assertEquals(ModelCard.Status.APPROVED, tuned.status(), () -> "card: " + tuned.eval());
+        awaitServed(tuned.id(), chatBody(tuned.id(), HELD_OUT_PROMPTS.get(0), 1));
+        double base = verifiedAccuracy("stories260k");
+        double after = verifiedAccuracy(tuned.id());
+        System.out.printf("rejection sampling: pass rate %s, kept %d of %d prompts; held-out accuracy base %.3f, tuned %.3f%n",
+                sft.stats().get("pass_rate"), kept.size(), NAMING_PROMPTS.size(), base, after);
+        assertTrue(after >= base + 0.15, "tuned " + after + " against base " + base);
+    }
+
+    /** Share of 32 samples per held-out opening (temperature 1) whose first word is "Tom". */
+    private static double verifiedAccuracy(String model) throws Exception {
+        int hits = 0;
+        int total = 0;
+        for (String p : HELD_OUT_PROMPTS) {
+            HttpResponse<String> r = post("/v1/chat/completions", chatBody(model, p, 32));
+            assertEquals(200, r.statusCode(), r.body());
+            for (JsonNode c : ContractsJson.mapper().readTree(r.body()).get("choices")) {
+                total++;
+                if ("Tom".equals(firstWord(c.get("message").get("content").asText()))) hits++;
+            }
+        }
+        return (double) hits / total;
+    }
+
+    private static String chatBody(String model, String prompt, int n) {
+        return ContractsJson.write(Map.of("model", model, "messages", List.of(Map.of("role", "user", "content", prompt)),
+                "n", n, "max_tokens", 4, "temperature", 1.0, "seed", 11));
+    }
+
+    private static String firstWord(String answer) {
+        java.util.regex.Matcher m = FIRST_WORD.matcher(answer);
+        return m.find() ? m.group(1) : "";
+    }
+
     /** The gateway is a process started with the others: wait until it answers. */
     private static void awaitGateway() throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
@@ -286,6 +391,7 @@ class PipelineIT {
         env.put("FORGE_TRAINER_DEVICE", "cpu");
         env.put("FORGE_EVAL_DEVICE", "cpu");
         env.put("OMP_NUM_THREADS", "1");
+        env.put("FORGE_DATAGEN_POLICY_BASE_URL", "http://127.0.0.1:" + gatewayPort + "/v1");
         env.remove("FORGE_API_KEYS");
         started.add(pb.start());
     }

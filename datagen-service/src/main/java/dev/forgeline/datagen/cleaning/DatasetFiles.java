@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import dev.forgeline.contracts.ChatTurn;
 import dev.forgeline.contracts.ContractsJson;
 import dev.forgeline.contracts.DatagenRequest.Conversation;
+import dev.forgeline.contracts.DatasetCard;
 import dev.forgeline.jobs.ArtifactStore;
 
 import java.io.BufferedReader;
@@ -19,11 +20,13 @@ import java.util.Collections;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
+import java.util.function.Function;
 
 /**
- * A dataset on disk in OpenAI's chat fine-tuning format: {@code datasets/{id}/train.jsonl} and
- * {@code datasets/{id}/test.jsonl}, one {@code {"messages":[{"role":..,"content":..},..]}} per
- * line, UTF-8, lines ended by '\n'.
+ * A dataset on disk: {@code datasets/{id}/train.jsonl} and {@code datasets/{id}/test.jsonl}, one
+ * JSON object a line, UTF-8, lines ended by '\n': chat examples in OpenAI's fine-tuning format
+ * ({@code {"messages":[{"role":..,"content":..},..]}}), or preference pairs in TRL's conversational
+ * shape ({@code {"prompt":[..],"chosen":[..],"rejected":[..]}}), which the trainer's dpo reads.
  */
 public final class DatasetFiles {
     private DatasetFiles() {}
@@ -55,31 +58,52 @@ public final class DatasetFiles {
      */
     public static Written write(ArtifactStore store, String datasetId, List<Conversation> kept, String systemPrompt,
             double testFraction, long seed) throws IOException {
+        List<Conversation> examples = new ArrayList<>(kept.size());
+        for (Conversation c : kept) examples.add(withSystemPrompt(c, systemPrompt));
+        return writeLines(store, datasetId, examples, c -> c, testFraction, seed).written();
+    }
+
+    /** What {@link #writeLines} wrote, and the items of each split in file order. */
+    public record Split<T>(Written written, List<T> train, List<T> test) {}
+
+    /**
+     * Any items as JSON lines, one {@code json} a line, shuffled and split as {@link #write} does:
+     * chat examples with extra fields, preference pairs ({@link dev.forgeline.contracts.PreferenceLine#toJson}).
+     */
+    public static <T> Split<T> writeLines(ArtifactStore store, String datasetId, List<T> items, Function<T, Object> json,
+            double testFraction, long seed) throws IOException {
         if (!(testFraction >= 0 && testFraction < 1)) {
             throw new IllegalArgumentException("test fraction must be in [0, 1): " + testFraction);
         }
         String trainPath = trainPath(datasetId);
         String testPath = testPath(datasetId);
 
-        List<Conversation> examples = new ArrayList<>(kept.size());
-        for (Conversation c : kept) examples.add(withSystemPrompt(c, systemPrompt));
-        Collections.shuffle(examples, new Random(seed));
+        List<T> shuffled = new ArrayList<>(items);
+        Collections.shuffle(shuffled, new Random(seed));
 
-        int n = examples.size();
+        int n = shuffled.size();
         int test = testSize(n, testFraction);
-        List<Conversation> testSet = examples.subList(0, test);
-        List<Conversation> trainSet = examples.subList(test, n);
+        List<T> testSet = List.copyOf(shuffled.subList(0, test));
+        List<T> trainSet = List.copyOf(shuffled.subList(test, n));
 
-        byte[] trainBytes = jsonl(trainSet);
-        byte[] testBytes = jsonl(testSet);
+        byte[] trainBytes = jsonl(trainSet, json);
+        byte[] testBytes = jsonl(testSet, json);
         store.write(trainPath, trainBytes);
         store.write(testPath, testBytes);
 
         MessageDigest sha = sha256();
         sha.update(trainBytes);
         sha.update(testBytes);
-        return new Written(store.uri(trainPath).toString(), store.uri(testPath).toString(), trainSet.size(),
+        Written written = new Written(store.uri(trainPath).toString(), store.uri(testPath).toString(), trainSet.size(),
                 testSet.size(), "sha256:" + HexFormat.of().formatHex(sha.digest()));
+        return new Split<>(written, trainSet, testSet);
+    }
+
+    /** Writes {@code datasets/{id}/card.json}; returns its URI. */
+    public static String writeCard(ArtifactStore store, DatasetCard card) throws IOException {
+        String path = "datasets/" + checkedId(card.id()) + "/card.json";
+        store.write(path, ContractsJson.write(card).getBytes(StandardCharsets.UTF_8));
+        return store.uri(path).toString();
     }
 
     /** round(n * fraction), at least 1 for a positive fraction once there are 2 examples, at most n - 1. */
@@ -118,11 +142,11 @@ public final class DatasetFiles {
         return new Conversation(messages);
     }
 
-    private static byte[] jsonl(List<Conversation> examples) {
+    private static <T> byte[] jsonl(List<T> items, Function<T, Object> json) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        for (Conversation c : examples) {
+        for (T item : items) {
             // Jackson escapes newlines inside strings, so each example stays on one line
-            out.writeBytes(ContractsJson.write(c).getBytes(StandardCharsets.UTF_8));
+            out.writeBytes(ContractsJson.write(json.apply(item)).getBytes(StandardCharsets.UTF_8));
             out.write('\n');
         }
         return out.toByteArray();

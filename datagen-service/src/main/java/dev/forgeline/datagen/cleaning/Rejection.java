@@ -13,7 +13,9 @@ public enum Rejection {
     /** The assistant declines ("I'm sorry, but I can't ..."). */
     REFUSAL,
     /** The example repeats the generation instructions or the task description instead of doing the task. */
-    ECHO;
+    ECHO,
+    /** A preference pair whose chosen and rejected replies are the same text: nothing to prefer. */
+    IDENTICAL_REPLIES;
 
     /** The name the card uses, e.g. {@code too_long}. */
     public String key() {

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.forgeline.contracts.ContractsJson;
 import dev.forgeline.contracts.DatagenRequest;
+import dev.forgeline.contracts.PreferenceLine;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -16,11 +17,13 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.function.Function;
 
 /**
  * Reads a dataset someone already has (Alpaca, Dolly, ShareGPT, OpenAI chat or prompt/completion)
- * into conversations. Lines it cannot use are reported, never thrown, so one bad line does not
- * cost the rest of the file.
+ * into conversations, or preference pairs (TRL's layout, by contracts' {@link PreferenceLine} rules,
+ * the trainer's too). Lines it cannot use are reported, never thrown, so one bad line does not cost
+ * the rest of the file.
  */
 public final class DatasetImporter {
     private DatasetImporter() {}
@@ -32,7 +35,7 @@ public final class DatasetImporter {
      * What was read: the usable examples in file order, the unusable lines in file order, and
      * how many lines there were (physical lines, blank ones included; for a JSON array, elements).
      */
-    public record Imported(List<DatagenRequest.Conversation> examples, List<MalformedLine> malformed, int lines) {
+    public record Imported<T>(List<T> examples, List<MalformedLine> malformed, int lines) {
         public Imported {
             examples = List.copyOf(examples);
             malformed = List.copyOf(malformed);
@@ -44,13 +47,42 @@ public final class DatasetImporter {
      * non-blank character is '[', one JSON array of objects (then "line" means the element's
      * 1-based index). The input is UTF-8; a leading byte order mark is ignored.
      */
-    public static Imported read(InputStream in, DatagenRequest.Format format) throws IOException {
-        Objects.requireNonNull(in, "in");
+    public static Imported<DatagenRequest.Conversation> read(InputStream in, DatagenRequest.Format format) throws IOException {
         Objects.requireNonNull(format, "format");
+        if (format == DatagenRequest.Format.PREFERENCE) {
+            throw new IllegalArgumentException("preference lines are pairs, not conversations: use readPreferences");
+        }
+        return read(in, object -> ExampleMapping.toConversation(object, format));
+    }
+
+    /** Preference pairs, read as {@link #read(InputStream, DatagenRequest.Format)} reads conversations. */
+    public static Imported<PreferenceLine> readPreferences(InputStream in) throws IOException {
+        return read(in, object -> {
+            try {
+                return PreferenceLine.of(object);
+            } catch (PreferenceLine.Invalid e) {
+                throw new UnusableLine(e.getMessage());
+            }
+        });
+    }
+
+    /**
+     * Each JSON object of the input through {@code mapping}, which throws {@link UnusableLine} for an
+     * object it cannot use; the line numbers and the rest as {@link #read(InputStream, DatagenRequest.Format)}.
+     */
+    public static <T> Imported<T> read(InputStream in, Function<JsonNode, T> mapping) throws IOException {
+        Objects.requireNonNull(in, "in");
         BufferedReader reader = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8));
         LeadingBlank leading = skipLeadingBlank(reader);
-        if (leading.firstChar() == '[') return readArray(reader, format);
-        return readLines(reader, format, leading);
+        if (leading.firstChar() == '[') return readArray(reader, mapping);
+        return readLines(reader, mapping, leading);
+    }
+
+    /** Why one object cannot be used; caught per line, so no stack trace is needed. */
+    public static class UnusableLine extends RuntimeException {
+        public UnusableLine(String reason) {
+            super(reason, null, false, false);
+        }
     }
 
     /**
@@ -85,12 +117,12 @@ public final class DatasetImporter {
         }
     }
 
-    private static Imported readLines(BufferedReader reader, DatagenRequest.Format format, LeadingBlank leading)
+    private static <T> Imported<T> readLines(BufferedReader reader, Function<JsonNode, T> mapping, LeadingBlank leading)
             throws IOException {
-        List<DatagenRequest.Conversation> examples = new ArrayList<>();
+        List<T> examples = new ArrayList<>();
         List<MalformedLine> malformed = new ArrayList<>();
         if (leading.firstChar() == -1) {
-            return new Imported(examples, malformed, leading.lineBreaks() + (leading.lineStarted() ? 1 : 0));
+            return new Imported<>(examples, malformed, leading.lineBreaks() + (leading.lineStarted() ? 1 : 0));
         }
         int lineNumber = leading.lineBreaks();
         String line;
@@ -98,12 +130,12 @@ public final class DatasetImporter {
             lineNumber++;
             if (line.isBlank()) continue;
             try {
-                examples.add(ExampleMapping.toConversation(parseObject(line), format));
-            } catch (ExampleMapping.UnusableExample e) {
+                examples.add(mapping.apply(parseObject(line)));
+            } catch (UnusableLine e) {
                 malformed.add(new MalformedLine(lineNumber, e.getMessage()));
             }
         }
-        return new Imported(examples, malformed, lineNumber);
+        return new Imported<>(examples, malformed, lineNumber);
     }
 
     /** One line as a JSON object, or why it is not one. */
@@ -113,20 +145,20 @@ public final class DatasetImporter {
             JsonNode node = mapper.readTree(parser);
             // readTree stops after the first value; two objects on one line are a broken line, not one example.
             if (parser.nextToken() != null) {
-                throw new ExampleMapping.UnusableExample("not JSON: more than one value on the line");
+                throw new UnusableLine("not JSON: more than one value on the line");
             }
             if (!node.isObject()) {
-                throw new ExampleMapping.UnusableExample("not an object but " + ExampleMapping.kind(node));
+                throw new UnusableLine("not an object but " + ExampleMapping.kind(node));
             }
             return node;
         } catch (IOException e) {
             // Parsing a String cannot fail for I/O; every IOException here is a syntax error.
-            throw new ExampleMapping.UnusableExample("not JSON: " + jacksonReason(e));
+            throw new UnusableLine("not JSON: " + jacksonReason(e));
         }
     }
 
-    private static Imported readArray(BufferedReader reader, DatagenRequest.Format format) throws IOException {
-        List<DatagenRequest.Conversation> examples = new ArrayList<>();
+    private static <T> Imported<T> readArray(BufferedReader reader, Function<JsonNode, T> mapping) throws IOException {
+        List<T> examples = new ArrayList<>();
         List<MalformedLine> malformed = new ArrayList<>();
         ObjectMapper mapper = ContractsJson.mapper();
         int index = 0;
@@ -151,15 +183,15 @@ public final class DatasetImporter {
                     // The parser cannot find the next element after a syntax error, so the rest is lost.
                     index = next;
                     malformed.add(new MalformedLine(next, "not JSON: " + jacksonReason(e) + " (rest of the array not read)"));
-                    return new Imported(examples, malformed, index);
+                    return new Imported<>(examples, malformed, index);
                 }
                 if (!element.isObject()) {
                     malformed.add(new MalformedLine(index, "not an object but " + ExampleMapping.kind(element)));
                     continue;
                 }
                 try {
-                    examples.add(ExampleMapping.toConversation(element, format));
-                } catch (ExampleMapping.UnusableExample e) {
+                    examples.add(mapping.apply(element));
+                } catch (UnusableLine e) {
                     malformed.add(new MalformedLine(index, e.getMessage()));
                 }
             }
@@ -171,7 +203,7 @@ public final class DatasetImporter {
                 malformed.add(new MalformedLine(index + 1, "content after the closing ']' not read"));
             }
         }
-        return new Imported(examples, malformed, index);
+        return new Imported<>(examples, malformed, index);
     }
 
     /** Jackson's message without the source excerpt and location it appends. */

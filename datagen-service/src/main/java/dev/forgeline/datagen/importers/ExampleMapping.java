@@ -17,9 +17,9 @@ final class ExampleMapping {
     private ExampleMapping() {}
 
     /** Why one object cannot become an example; caught per line, so no stack trace is needed. */
-    static final class UnusableExample extends RuntimeException {
+    static final class UnusableExample extends DatasetImporter.UnusableLine {
         UnusableExample(String reason) {
-            super(reason, null, false, false);
+            super(reason);
         }
     }
 
@@ -32,6 +32,7 @@ final class ExampleMapping {
             case PROMPT_COMPLETION -> List.of(
                     ChatTurn.user(requiredText(object, "prompt", "")),
                     ChatTurn.assistant(requiredText(object, "completion", "")));
+            case PREFERENCE -> throw new IllegalArgumentException("a preference line is a pair, not a conversation");
         };
         return new DatagenRequest.Conversation(turns);
     }

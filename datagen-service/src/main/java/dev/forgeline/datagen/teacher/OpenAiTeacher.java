@@ -10,6 +10,12 @@ import dev.langchain4j.model.chat.request.ResponseFormat;
 import dev.langchain4j.model.chat.response.ChatResponse;
 import dev.langchain4j.model.openai.OpenAiChatModel;
 import dev.langchain4j.model.openai.OpenAiChatRequestParameters;
+import dev.langchain4j.model.openai.internal.OpenAiClient;
+import dev.langchain4j.model.openai.internal.OpenAiUtils;
+import dev.langchain4j.model.openai.internal.chat.ChatCompletionChoice;
+import dev.langchain4j.model.openai.internal.chat.ChatCompletionRequest;
+import dev.langchain4j.model.openai.internal.chat.ChatCompletionResponse;
+import dev.langchain4j.model.openai.internal.shared.Usage;
 import dev.langchain4j.model.output.TokenUsage;
 import java.io.IOException;
 import java.net.http.HttpTimeoutException;
@@ -20,11 +26,14 @@ import java.util.List;
  * A teacher behind any OpenAI-compatible chat completions endpoint, through langchain4j's
  * {@link OpenAiChatModel} with no retries of its own ({@link RetryingTeacher} does them, with
  * Retry-After) and no request logging (a request holds the key). Failures become
- * {@link TeacherException}s that say whether to try again.
+ * {@link TeacherException}s that say whether to try again. {@link #sample} asks for {@code n}
+ * choices in one request through langchain4j's {@link OpenAiClient}, since {@link OpenAiChatModel}
+ * keeps only the first choice.
  */
 public final class OpenAiTeacher implements Teacher {
     private final TeacherEndpoint endpoint;
     private final OpenAiChatModel model;
+    private final OpenAiClient client;
 
     public OpenAiTeacher(TeacherEndpoint endpoint) {
         this.endpoint = endpoint;
@@ -38,6 +47,43 @@ public final class OpenAiTeacher implements Teacher {
                 .logResponses(false)
                 .httpClientBuilder(new TeacherHttpClient.Builder())
                 .build();
+        this.client = OpenAiClient.builder()
+                .baseUrl(endpoint.baseUrl())
+                .apiKey(endpoint.apiKey() == null ? "none" : endpoint.apiKey())
+                .connectTimeout(endpoint.timeout())
+                .readTimeout(endpoint.timeout())
+                .logRequests(false)
+                .logResponses(false)
+                .httpClientBuilder(new TeacherHttpClient.Builder())
+                .build();
+    }
+
+    @Override
+    public Samples sample(List<ChatTurn> messages, int n, double temperature, double topP, int maxTokens, Long seed) {
+        ChatCompletionRequest.Builder request = ChatCompletionRequest.builder().model(endpoint.model())
+                .messages(OpenAiUtils.toOpenAiMessages(convert(messages))).n(n).temperature(temperature).topP(topP)
+                .maxTokens(maxTokens);
+        if (seed != null) {
+            request.seed((int) (seed ^ (seed >>> 32)));
+        }
+        ChatCompletionResponse response;
+        try {
+            response = client.chatCompletion(request.build()).execute();
+        } catch (RuntimeException e) {
+            throw failure(e);
+        }
+        List<String> texts = new ArrayList<>(n);
+        List<ChatCompletionChoice> choices = response.choices() == null ? List.of() : response.choices();
+        for (ChatCompletionChoice c : choices) {
+            texts.add(c.message() == null || c.message().content() == null ? "" : c.message().content());
+        }
+        if (texts.size() != n) {
+            throw new TeacherException("model " + endpoint + " answered " + texts.size() + " choices for n = " + n
+                    + " (does the endpoint support n?)", 200, false, null, null);
+        }
+        Usage usage = response.usage();
+        return new Samples(texts, usage == null || usage.promptTokens() == null ? 0 : usage.promptTokens(),
+                usage == null || usage.completionTokens() == null ? 0 : usage.completionTokens());
     }
 
     @Override

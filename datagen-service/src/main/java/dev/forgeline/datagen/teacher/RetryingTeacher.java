@@ -43,10 +43,19 @@ public final class RetryingTeacher implements Teacher {
 
     @Override
     public TeacherReply chat(List<ChatTurn> messages, double temperature, int maxTokens, Long seed, boolean jsonObject) {
+        return retrying(() -> inner.chat(messages, temperature, maxTokens, seed, jsonObject));
+    }
+
+    @Override
+    public Samples sample(List<ChatTurn> messages, int n, double temperature, double topP, int maxTokens, Long seed) {
+        return retrying(() -> inner.sample(messages, n, temperature, topP, maxTokens, seed));
+    }
+
+    private <T> T retrying(java.util.function.Supplier<T> call) {
         for (int attempt = 1; ; attempt++) {
             attempts.incrementAndGet();
             try {
-                return inner.chat(messages, temperature, maxTokens, seed, jsonObject);
+                return call.get();
             } catch (TeacherException e) {
                 if (!e.retryable() || attempt >= maxAttempts) {
                     throw attempt == 1 ? e : new TeacherException(e.getMessage() + " (after " + attempt + " attempts)",

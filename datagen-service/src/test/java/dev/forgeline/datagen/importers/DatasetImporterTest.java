@@ -27,7 +27,7 @@ class DatasetImporterTest {
     Path dir;
 
     /** Writes the lines to a file, as a user's upload would arrive, and imports it. */
-    private Imported importFile(Format format, String... lines) throws IOException {
+    private Imported<Conversation> importFile(Format format, String... lines) throws IOException {
         Path file = dir.resolve(format.name().toLowerCase() + ".jsonl");
         Files.writeString(file, String.join("\n", lines) + "\n", StandardCharsets.UTF_8);
         try (InputStream in = Files.newInputStream(file)) {
@@ -35,7 +35,7 @@ class DatasetImporterTest {
         }
     }
 
-    private static Imported importText(Format format, String text) throws IOException {
+    private static Imported<Conversation> importText(Format format, String text) throws IOException {
         return DatasetImporter.read(new java.io.ByteArrayInputStream(text.getBytes(StandardCharsets.UTF_8)), format);
     }
 
@@ -45,7 +45,7 @@ class DatasetImporterTest {
 
     @Test
     void alpacaJoinsInputAddsSystemAndHistoryAndReportsBadLines() throws IOException {
-        Imported imported = importFile(Format.ALPACA,
+        Imported<Conversation> imported = importFile(Format.ALPACA,
                 "{\"instruction\": \"  Translate to French.  \", \"input\": \"Good morning\", \"output\": \" Bonjour \"}",
                 "{\"instruction\": \"Name a colour.\", \"input\": \"   \", \"output\": \"Blue\"}",
                 "{\"instruction\": \"Broken\", \"output\": ",
@@ -75,7 +75,7 @@ class DatasetImporterTest {
 
     @Test
     void dollyJoinsContextAndIgnoresCategory() throws IOException {
-        Imported imported = importFile(Format.DOLLY,
+        Imported<Conversation> imported = importFile(Format.DOLLY,
                 "{\"instruction\": \"Who wrote it?\", \"context\": \"Hamlet is a play.\", \"response\": \"Shakespeare\","
                         + " \"category\": \"closed_qa\"}",
                 "{\"instruction\": \"Give a tip.\", \"context\": \"\", \"response\": \"Sleep  well.\", \"category\": \"brainstorming\"}",
@@ -96,7 +96,7 @@ class DatasetImporterTest {
 
     @Test
     void shareGptMapsSpeakersAndNamesAnUnknownOne() throws IOException {
-        Imported imported = importFile(Format.SHAREGPT,
+        Imported<Conversation> imported = importFile(Format.SHAREGPT,
                 "{\"conversations\": [{\"from\": \"system\", \"value\": \"You help.\"},"
                         + " {\"from\": \"human\", \"value\": \"Hi \"}, {\"from\": \"gpt\", \"value\": \"Hello!\"},"
                         + " {\"from\": \"user\", \"value\": \"Bye\"}, {\"from\": \"chatgpt\", \"value\": \"See you\"}]}",
@@ -120,7 +120,7 @@ class DatasetImporterTest {
 
     @Test
     void openAiKeepsRolesAndRejectsToolTurns() throws IOException {
-        Imported imported = importFile(Format.OPENAI,
+        Imported<Conversation> imported = importFile(Format.OPENAI,
                 "{\"messages\": [{\"role\": \"system\", \"content\": \"Be kind.\"}, {\"role\": \"user\", \"content\": \"Hi\"},"
                         + " {\"role\": \"assistant\", \"content\": \"Hello\\nthere \", \"weight\": 1}]}",
                 "{\"messages\": [{\"role\": \"user\", \"content\": \"Weather?\"}, {\"role\": \"tool\", \"content\": \"sunny\"}]}",
@@ -141,7 +141,7 @@ class DatasetImporterTest {
 
     @Test
     void promptCompletionBecomesOneExchange() throws IOException {
-        Imported imported = importFile(Format.PROMPT_COMPLETION,
+        Imported<Conversation> imported = importFile(Format.PROMPT_COMPLETION,
                 "{\"prompt\": \"The sky is\", \"completion\": \" blue.\"}",
                 "{\"prompt\": \"The sea is\", \"completion\": true}",
                 "{\"prompt\": \"A\", \"completion\": \"B\"} {\"prompt\": \"C\", \"completion\": \"D\"}",
@@ -157,7 +157,7 @@ class DatasetImporterTest {
 
     @Test
     void blankLinesAreSkippedButCounted() throws IOException {
-        Imported imported = importText(Format.PROMPT_COMPLETION,
+        Imported<Conversation> imported = importText(Format.PROMPT_COMPLETION,
                 "\n  \n{\"prompt\": \"p1\", \"completion\": \"c1\"}\r\n\r\n{\"prompt\": \"p2\"}\n\t\n"
                         + "{\"prompt\": \"p3\", \"completion\": \"c3\"}\n\n");
 
@@ -171,7 +171,7 @@ class DatasetImporterTest {
 
     @Test
     void windowsLineBreaksCountOnceEvenBeforeTheFirstObject() throws IOException {
-        Imported imported = importText(Format.PROMPT_COMPLETION,
+        Imported<Conversation> imported = importText(Format.PROMPT_COMPLETION,
                 "\r\n\r\n{\"prompt\": \"p\"}\r\n{\"prompt\": \"q\", \"completion\": \"r\"}\r\n");
 
         assertEquals(List.of(conversation(user("q"), assistant("r"))), imported.examples());
@@ -181,7 +181,7 @@ class DatasetImporterTest {
 
     @Test
     void aJsonArrayIsReadElementByElement() throws IOException {
-        Imported imported = importText(Format.ALPACA, """
+        Imported<Conversation> imported = importText(Format.ALPACA, """
 
                   [
                     {"instruction": "Say hi", "output": "Hi"},
@@ -204,7 +204,7 @@ class DatasetImporterTest {
 
     @Test
     void aBrokenJsonArrayKeepsTheElementsBeforeTheBreak() throws IOException {
-        Imported imported = importText(Format.PROMPT_COMPLETION,
+        Imported<Conversation> imported = importText(Format.PROMPT_COMPLETION,
                 "[{\"prompt\": \"a\", \"completion\": \"b\"}, {\"prompt\": \"c\", \"completion\": }, {\"prompt\": \"e\"}]");
 
         assertEquals(List.of(conversation(user("a"), assistant("b"))), imported.examples());
@@ -218,7 +218,7 @@ class DatasetImporterTest {
 
     @Test
     void anUnclosedArrayIsReported() throws IOException {
-        Imported imported = importText(Format.PROMPT_COMPLETION, "[{\"prompt\": \"a\", \"completion\": \"b\"},\n");
+        Imported<Conversation> imported = importText(Format.PROMPT_COMPLETION, "[{\"prompt\": \"a\", \"completion\": \"b\"},\n");
 
         assertEquals(List.of(conversation(user("a"), assistant("b"))), imported.examples());
         assertEquals(2, imported.malformed().get(0).line());
@@ -227,14 +227,14 @@ class DatasetImporterTest {
 
     @Test
     void emptyAndBlankInputsHaveNoExamples() throws IOException {
-        assertEquals(new Imported(List.of(), List.of(), 0), importText(Format.OPENAI, ""));
-        assertEquals(new Imported(List.of(), List.of(), 3), importText(Format.OPENAI, "\n \n  "));
-        assertEquals(new Imported(List.of(), List.of(), 0), importText(Format.OPENAI, "[]"));
+        assertEquals(new Imported<Conversation>(List.of(), List.of(), 0), importText(Format.OPENAI, ""));
+        assertEquals(new Imported<Conversation>(List.of(), List.of(), 3), importText(Format.OPENAI, "\n \n  "));
+        assertEquals(new Imported<Conversation>(List.of(), List.of(), 0), importText(Format.OPENAI, "[]"));
     }
 
     @Test
     void aByteOrderMarkIsIgnored() throws IOException {
-        Imported imported = importText(Format.PROMPT_COMPLETION, "\uFEFF{\"prompt\": \"p\", \"completion\": \"c\"}\n");
+        Imported<Conversation> imported = importText(Format.PROMPT_COMPLETION, "\uFEFF{\"prompt\": \"p\", \"completion\": \"c\"}\n");
 
         assertEquals(List.of(conversation(user("p"), assistant("c"))), imported.examples());
         assertEquals(List.of(), imported.malformed());

@@ -27,7 +27,8 @@ import java.util.function.Function;
 public final class ScriptedTeacherServer implements AutoCloseable {
 
     /** A request as received: its arrival index and what it asked. */
-    public record Request(int index, String model, List<ChatTurn> messages, Double temperature, boolean jsonObject, Long seed) {
+    public record Request(int index, String model, List<ChatTurn> messages, Double temperature, boolean jsonObject, Long seed,
+            int n) {
         public String lastUserMessage() {
             for (int i = messages.size() - 1; i >= 0; i--) {
                 if ("user".equals(messages.get(i).role())) return messages.get(i).content();
@@ -43,8 +44,14 @@ public final class ScriptedTeacherServer implements AutoCloseable {
         final Map<String, String> headers;
         final Duration delay;
         final Reply then;
+        final List<String> choices;
 
         private Reply(String content, int status, Map<String, String> headers, Duration delay, Reply then) {
+            this(content, status, headers, delay, then, null);
+        }
+
+        private Reply(String content, int status, Map<String, String> headers, Duration delay, Reply then, List<String> choices) {
+            this.choices = choices;
             this.content = content;
             this.status = status;
             this.headers = headers;
@@ -54,6 +61,11 @@ public final class ScriptedTeacherServer implements AutoCloseable {
 
         public static Reply ok(String content) {
             return new Reply(content, 200, Map.of(), null, null);
+        }
+
+        /** Several choices in one completion, as a request with {@code n} gets them. */
+        public static Reply choices(List<String> contents) {
+            return new Reply(String.join(" ", contents), 200, Map.of(), null, null, List.copyOf(contents));
         }
 
         /** An error in OpenAI's shape. */
@@ -117,7 +129,7 @@ public final class ScriptedTeacherServer implements AutoCloseable {
             Request request = new Request(calls.getAndIncrement(), body.path("model").asText(), messages,
                     body.hasNonNull("temperature") ? body.get("temperature").asDouble() : null,
                     "json_object".equals(body.path("response_format").path("type").asText()),
-                    body.hasNonNull("seed") ? body.get("seed").asLong() : null);
+                    body.hasNonNull("seed") ? body.get("seed").asLong() : null, body.path("n").asInt(1));
             synchronized (requests) {
                 requests.add(request);
             }
@@ -134,15 +146,20 @@ public final class ScriptedTeacherServer implements AutoCloseable {
             }
             long prompt = messages.stream().mapToLong(m -> words(m.content())).sum();
             long completion = words(reply.content);
-            Map<String, Object> message = new LinkedHashMap<>();
-            message.put("role", "assistant");
-            message.put("content", reply.content);
+            List<String> contents = reply.choices == null ? List.of(reply.content) : reply.choices;
+            List<Map<String, Object>> choices = new ArrayList<>();
+            for (int i = 0; i < contents.size(); i++) {
+                Map<String, Object> message = new LinkedHashMap<>();
+                message.put("role", "assistant");
+                message.put("content", contents.get(i));
+                choices.add(Map.of("index", i, "message", message, "finish_reason", "stop"));
+            }
             Map<String, Object> answer = new LinkedHashMap<>();
             answer.put("id", "chatcmpl-" + request.index());
             answer.put("object", "chat.completion");
             answer.put("created", System.currentTimeMillis() / 1000);
             answer.put("model", request.model());
-            answer.put("choices", List.of(Map.of("index", 0, "message", message, "finish_reason", "stop")));
+            answer.put("choices", choices);
             answer.put("usage", Map.of("prompt_tokens", prompt, "completion_tokens", completion, "total_tokens", prompt + completion));
             send(exchange, 200, answer);
         } catch (InterruptedException e) {

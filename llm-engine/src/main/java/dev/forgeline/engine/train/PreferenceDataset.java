@@ -1,10 +1,7 @@
 package dev.forgeline.engine.train;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.json.JsonMapper;
+import dev.forgeline.contracts.ChatTurn;
+import dev.forgeline.contracts.PreferenceLine;
 import dev.forgeline.engine.tokenizer.ChatMessage;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -14,7 +11,6 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
 
 /**
  * Reads preference data for DPO in TRL's layout, one JSON object per line:
@@ -30,9 +26,6 @@ import java.util.Set;
  * pair fails with its line number, as {@link ChatDataset} does.
  */
 public final class PreferenceDataset {
-
-    private static final ObjectMapper JSON = JsonMapper.builder().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).build();
-    private static final Set<String> PROMPT_ROLES = Set.of("system", "user", "assistant", "tool");
 
     private PreferenceDataset() {}
 
@@ -65,69 +58,22 @@ public final class PreferenceDataset {
         return pairs;
     }
 
-    /** One JSONL line as a pair; a {@link DatasetException} says what is wrong. */
+    /**
+     * One JSONL line as a pair, by contracts' {@link PreferenceLine} rules (the ones datagen's importer
+     * uses); a {@link DatasetException} says what is wrong.
+     */
     public static PreferenceExample parseLine(String line) {
-        JsonNode node;
+        PreferenceLine pair;
         try {
-            node = JSON.readTree(line);
-        } catch (JsonProcessingException e) {
-            throw new DatasetException("not valid JSON (" + e.getOriginalMessage() + ")", e);
+            pair = PreferenceLine.parse(line);
+        } catch (PreferenceLine.Invalid e) {
+            throw new DatasetException(e.getMessage(), e.getCause());
         }
-        if (node == null || !node.isObject()) {
-            throw new DatasetException("expected an object with \"prompt\" (or \"messages\"), \"chosen\" and \"rejected\"");
-        }
-        JsonNode prompt = node.has("prompt") ? node.get("prompt") : node.get("messages");
-        String promptField = node.has("prompt") ? "prompt" : "messages";
-        if (prompt == null) {
-            throw new DatasetException("missing \"prompt\" (a string, or messages up to the last user turn)");
-        }
-        List<ChatMessage> messages = new ArrayList<>();
-        if (prompt.isTextual()) {
-            messages.add(ChatMessage.user(prompt.asText()));
-        } else if (prompt.isArray() && !prompt.isEmpty()) {
-            for (int i = 0; i < prompt.size(); i++) {
-                messages.add(message(prompt.get(i), promptField + "[" + i + "]", PROMPT_ROLES));
-            }
-        } else {
-            throw new DatasetException("\"" + promptField + "\" must be a string or a non-empty array of messages");
-        }
-        if (!messages.get(messages.size() - 1).role().equals("user")) {
-            throw new DatasetException("\"" + promptField + "\" must end with a user turn, ends with "
-                    + messages.get(messages.size() - 1).role());
-        }
-        return new PreferenceExample(messages, reply(node, "chosen"), reply(node, "rejected"));
+        return new PreferenceExample(pair.prompt().stream().map(PreferenceDataset::message).toList(),
+                message(pair.chosen()), message(pair.rejected()));
     }
 
-    private static ChatMessage reply(JsonNode node, String field) {
-        JsonNode r = node.get(field);
-        if (r == null) {
-            throw new DatasetException("missing \"" + field + "\"");
-        }
-        if (r.isTextual()) {
-            return ChatMessage.assistant(r.asText());
-        }
-        if (r.isArray()) {
-            if (r.size() != 1) {
-                throw new DatasetException("\"" + field + "\" must hold exactly one assistant message, holds " + r.size());
-            }
-            return message(r.get(0), field + "[0]", Set.of("assistant"));
-        }
-        if (r.isObject()) {
-            return message(r, field, Set.of("assistant"));
-        }
-        throw new DatasetException("\"" + field + "\" must be a string or an assistant message");
-    }
-
-    private static ChatMessage message(JsonNode m, String where, Set<String> roles) {
-        JsonNode role = m.get("role");
-        JsonNode content = m.get("content");
-        if (role == null || !role.isTextual() || !roles.contains(role.asText())) {
-            throw new DatasetException(where + ".role must be " + (roles.size() == 1 ? roles.iterator().next()
-                    : "one of " + roles.stream().sorted().toList()));
-        }
-        if (content == null || !content.isTextual()) {
-            throw new DatasetException(where + ".content must be a string");
-        }
-        return new ChatMessage(role.asText(), content.asText());
+    private static ChatMessage message(ChatTurn turn) {
+        return new ChatMessage(turn.role(), turn.content());
     }
 }
