@@ -153,8 +153,11 @@ public record DatagenRequest(
      * by the steps after {@code train} in {@link #then}.
      */
     public TrainingRequest trainingRequest() {
-        List<String> rest = then.subList(then.indexOf("train") + 1, then.size());
-        return train.toBuilder().jobId(jobId + "-train").dataset(datasetId).then(rest).build();
+        return train.asStepAfter(jobId + "-train", datasetId, stepsAfterTrain());
+    }
+
+    private List<String> stepsAfterTrain() {
+        return then.subList(then.indexOf("train") + 1, then.size());
     }
 
     @Override
@@ -183,6 +186,9 @@ public record DatagenRequest(
             if (train == null) {
                 c.fail("train", "required when then names 'train' (at least base_model)");
             } else {
+                if (!stepsAfterTrain().isEmpty() && !train.then().isEmpty()) {
+                    c.fail("train.then", "give the steps after 'train' either in then or in train.then, not both");
+                }
                 c.addAll("train", trainingRequest().validate());
                 boolean pairs = source != null && source.format() == Format.PREFERENCE;
                 if (pairs != (train.method() == TrainingRequest.Method.DPO)) {

@@ -210,12 +210,17 @@ public record RejectionSamplingRequest(
     /**
      * The training step's request: {@link #train}'s settings on this job's SFT set (the preference set
      * for method dpo), under a job id derived from this one, followed by the steps after {@code train}
-     * in {@link #then}.
+     * in {@link #then}, or by the step's own {@code then} (a round: SFT -> DPO -> average), where every
+     * later dpo step without a dataset trains on this job's preference set.
      */
     public TrainingRequest trainingRequest() {
-        List<String> rest = then.subList(then.indexOf("train") + 1, then.size());
         String dataset = train.method() == TrainingRequest.Method.DPO ? preferenceDatasetId : sftDatasetId;
-        return train.toBuilder().jobId(jobId + "-train").dataset(dataset).then(rest).build();
+        TrainingRequest step = train.asStepAfter(jobId + "-train", dataset, stepsAfterTrain());
+        return writes(Output.PREFERENCE) ? step.withDatasetWhereMissing(preferenceDatasetId) : step;
+    }
+
+    private List<String> stepsAfterTrain() {
+        return then.subList(then.indexOf("train") + 1, then.size());
     }
 
     @Override
@@ -260,6 +265,9 @@ public record RejectionSamplingRequest(
                 if (!writes(needed)) {
                     c.fail("outputs", "must include " + needed.name().toLowerCase(java.util.Locale.ROOT)
                             + ": the train step trains on it");
+                }
+                if (!stepsAfterTrain().isEmpty() && !train.then().isEmpty()) {
+                    c.fail("train.then", "give the steps after 'train' either in then or in train.then, not both");
                 }
                 c.addAll("train", trainingRequest().validate());
             }

@@ -209,6 +209,15 @@ public record TrainingRequest(
     }
 
     /**
+     * These settings as the training step of a job that made its dataset (datagen, rejection
+     * sampling): under {@code jobId} on {@code dataset}, followed by {@code rest}, that job's steps
+     * after {@code train}, or, when there are none, by this request's own {@code then} (a chain).
+     */
+    public TrainingRequest asStepAfter(String jobId, String dataset, List<String> rest) {
+        return toBuilder().jobId(jobId).dataset(dataset).then(rest.isEmpty() ? then : rest).build();
+    }
+
+    /**
      * This chain with {@code preferenceDataset} as the dataset of every {@code dpo} step (this one and
      * the nested {@link #train} steps) that has none; for a job that makes the preference set after
      * the request was written (rejection sampling).

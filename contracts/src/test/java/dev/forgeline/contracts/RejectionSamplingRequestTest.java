@@ -60,6 +60,25 @@ class RejectionSamplingRequestTest {
     }
 
     @Test
+    void aRoundIsTheTrainStepsOwnChainAndItsDpoStepTrainsOnThePreferenceSet() throws Exception {
+        String round = VALID + ",\"then\":[\"train\"],\"train\":{\"base_model\":\"stories260k\",\"then\":[\"train\"],"
+                + "\"train\":{\"method\":\"dpo\",\"then\":[\"train\"],\"train\":{\"method\":\"average\","
+                + "\"then\":[\"eval\"],\"eval\":{\"dataset\":\"mmlu\"}}}}";
+        RejectionSamplingRequest r = read(round + "}");
+        assertEquals(List.of(), r.validate());
+        TrainingRequest sft = r.trainingRequest();
+        assertEquals("rs-1-sft", sft.dataset());
+        assertEquals(List.of("train"), sft.then());
+        TrainingRequest dpo = sft.nextTraining("stories260k");
+        assertEquals("rs-1-pref", dpo.dataset());
+        assertEquals("ft-rs-1-train", dpo.baseModel());
+        assertEquals(List.of("train"), dpo.then());
+
+        assertEquals("train.then: give the steps after 'train' either in then or in train.then, not both",
+                errors(round.replace("\"then\":[\"train\"],\"train\":{\"base", "\"then\":[\"train\",\"eval\"],\"train\":{\"base") + "}").get(0));
+    }
+
+    @Test
     void everyFieldsBadValuesGiveFieldErrors() throws Exception {
         assertEquals(List.of("job_id: required", "prompts: required", "policy: required (at least model)",
                 "scorer: required (at least type: exact_match, regex, json_schema or judge)"), errors("{}"));

@@ -130,25 +130,18 @@ public class RejectionSamplingHandler implements JobHandler<RejectionSamplingReq
             result = result.withOutput("preference_dataset_id", card.id());
         }
         if (r.then().contains("train")) {
-            TrainingRequest next = nextTraining(r);
-            int examples = next.method() == TrainingRequest.Method.DPO ? selection.pairs().size() : selection.sft().size();
-            if (examples == 0) {
-                throw new IllegalStateException("nothing to train on: " + stats);
+            TrainingRequest next = r.trainingRequest();
+            for (TrainingRequest step = next; step != null; step = step.train()) { // a round trains on both sets
+                boolean empty = r.preferenceDatasetId().equals(step.dataset()) ? selection.pairs().isEmpty()
+                        : r.sftDatasetId().equals(step.dataset()) && selection.sft().isEmpty();
+                if (empty) {
+                    throw new IllegalStateException("nothing for the " + step.method().wireName() + " step to train on: " + stats);
+                }
             }
             ctx.publish(Topics.TRAINING_REQUESTS, next.jobId(), next).get();
             result = result.withOutput("training_job_id", next.jobId());
         }
         return result;
-    }
-
-    /**
-     * The training step this job starts: the one place its request is built. Today the request's
-     * {@code train} settings on the SFT set (the preference set for method dpo). A round's nested
-     * steps (SFT -> DPO -> average) get their preference dataset filled in here once
-     * TrainingRequest carries them.
-     */
-    private static TrainingRequest nextTraining(RejectionSamplingRequest r) {
-        return r.trainingRequest();
     }
 
     /** Writes one output dataset (a seeded split, as every dataset) and its card, and publishes the card. */
