@@ -195,7 +195,7 @@ public final class CpuDecodeKernel implements AutoCloseable {
                     position[b] = cache.length(from + b);
                 }
                 int[] group = from == 0 ? tokens : Arrays.copyOfRange(tokens, from, from + rows); // forward reads rows [0, rows)
-                float[] part = forward(cache, group, rows, false, false);
+                float[] part = forward(cache, group, rows, false, HeadRows.ALL);
                 if (logits == null) {
                     return part;
                 }
@@ -254,7 +254,8 @@ public final class CpuDecodeKernel implements AutoCloseable {
                     cacheRow[i] = row;
                     position[i] = start + from + i;
                 }
-                logits = forward(cache, Arrays.copyOfRange(tokens, from, from + n), n, true, each == null);
+                HeadRows head = each != null ? HeadRows.ALL : from + n == tokens.length ? HeadRows.LAST : HeadRows.NONE;
+                logits = forward(cache, Arrays.copyOfRange(tokens, from, from + n), n, true, head);
                 for (int i = 0; each != null && i < n; i++) {
                     each.accept(from + i, logits, i * vocab);
                 }
@@ -263,11 +264,20 @@ public final class CpuDecodeKernel implements AutoCloseable {
         return each == null ? logits : null;
     }
 
+    /** Rows of a forward that go through the final norm and lm_head. */
+    private enum HeadRows {
+        ALL,
+        /** the last row alone: a prompt's next token */
+        LAST,
+        /** none: a chunk of a prompt before its last, which only fills the cache */
+        NONE
+    }
+
     /**
      * {@code positionsOfOneRow}: the rows are consecutive positions of one cache row (a prefill);
-     * {@code lastRowOnly}: only the last row goes through lm_head, and its logits are returned.
+     * returns the logits of the {@code head} rows, or null for none.
      */
-    private float[] forward(KvCache cache, int[] tokens, int n, boolean positionsOfOneRow, boolean lastRowOnly) {
+    private float[] forward(KvCache cache, int[] tokens, int n, boolean positionsOfOneRow, HeadRows head) {
         int maxLength = 0;
         for (int b = 0; b < n; b++) {
             maxLength = Math.max(maxLength, position[b] + 1);
@@ -291,8 +301,11 @@ public final class CpuDecodeKernel implements AutoCloseable {
             attention(layer, l++, cache, n, cos, sin, positionsOfOneRow);
             mlp(layer, n);
         }
+        if (head == HeadRows.NONE) {
+            return null;
+        }
         rmsNorm(model.norm(), n, normed);
-        if (lastRowOnly) {
+        if (head == HeadRows.LAST) {
             System.arraycopy(normed, (n - 1) * hidden, normed, 0, hidden);
             n = 1;
         }
