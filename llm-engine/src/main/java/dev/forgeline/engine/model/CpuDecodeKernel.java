@@ -39,6 +39,9 @@ public final class CpuDecodeKernel implements AutoCloseable {
     /** Positions of one prompt that {@link #prefill} feeds at once: each group reads the weights once. */
     static final int PREFILL_CHUNK = 64;
 
+    /** Positions of a prefill chunk whose attention to one kv head is one unit of work. */
+    private static final int PROMPT_UNIT_ROWS = 8;
+
     private static final Logger LOG = LoggerFactory.getLogger(CpuDecodeKernel.class);
     /**
      * Whether this JVM runs with {@code --add-modules jdk.incubator.vector} and has vectors wide
@@ -71,6 +74,10 @@ public final class CpuDecodeKernel implements AutoCloseable {
     private final boolean simd; // attention, norms and SwiGLU on the Vector API, else scalar Java
     private final WeightProducts products;
     private final float[][] partScores; // per part of the team, attention scores
+    private final SimdPromptAttention[] promptAttention; // per part of the team, a prefill's attention
+    private final int[][] queryOffsets; // per part: of a prefill unit's queries, in qkv
+    private final int[][] queryLengths; // per part: positions each query attends over
+    private final int[][] outputOffsets; // per part: where each query's result goes, in attended
 
     // Rows of a step: row b is at position[b] of cache row cacheRow[b] (in a prefill, one cache row throughout).
     private final int[] cacheRow;
@@ -125,7 +132,15 @@ public final class CpuDecodeKernel implements AutoCloseable {
         this.team = vectorApi ? new ThreadTeam(JniUtils.getNumThreads()) : null;
         this.simd = vectorApi;
         this.products = new WeightProducts(model.manager(), team, tensors, rows * widest);
-        this.partScores = new float[team == null ? 0 : team.size()][0];
+        int parts = team == null ? 0 : team.size();
+        this.partScores = new float[parts][0];
+        this.promptAttention = new SimdPromptAttention[parts];
+        for (int p = 0; p < parts; p++) {
+            promptAttention[p] = new SimdPromptAttention();
+        }
+        this.queryOffsets = new int[parts][PROMPT_UNIT_ROWS * groups];
+        this.queryLengths = new int[parts][PROMPT_UNIT_ROWS * groups];
+        this.outputOffsets = new int[parts][PROMPT_UNIT_ROWS * groups];
     }
 
     /**
@@ -195,7 +210,7 @@ public final class CpuDecodeKernel implements AutoCloseable {
                     position[b] = cache.length(from + b);
                 }
                 int[] group = from == 0 ? tokens : Arrays.copyOfRange(tokens, from, from + rows); // forward reads rows [0, rows)
-                float[] part = forward(cache, group, rows, false, false);
+                float[] part = forward(cache, group, rows, false, HeadRows.ALL);
                 if (logits == null) {
                     return part;
                 }
@@ -254,7 +269,8 @@ public final class CpuDecodeKernel implements AutoCloseable {
                     cacheRow[i] = row;
                     position[i] = start + from + i;
                 }
-                logits = forward(cache, Arrays.copyOfRange(tokens, from, from + n), n, true, each == null);
+                HeadRows head = each != null ? HeadRows.ALL : from + n == tokens.length ? HeadRows.LAST : HeadRows.NONE;
+                logits = forward(cache, Arrays.copyOfRange(tokens, from, from + n), n, true, head);
                 for (int i = 0; each != null && i < n; i++) {
                     each.accept(from + i, logits, i * vocab);
                 }
@@ -263,11 +279,20 @@ public final class CpuDecodeKernel implements AutoCloseable {
         return each == null ? logits : null;
     }
 
+    /** Rows of a forward that go through the final norm and lm_head. */
+    private enum HeadRows {
+        ALL,
+        /** the last row alone: a prompt's next token */
+        LAST,
+        /** none: a chunk of a prompt before its last, which only fills the cache */
+        NONE
+    }
+
     /**
      * {@code positionsOfOneRow}: the rows are consecutive positions of one cache row (a prefill);
-     * {@code lastRowOnly}: only the last row goes through lm_head, and its logits are returned.
+     * returns the logits of the {@code head} rows, or null for none.
      */
-    private float[] forward(KvCache cache, int[] tokens, int n, boolean positionsOfOneRow, boolean lastRowOnly) {
+    private float[] forward(KvCache cache, int[] tokens, int n, boolean positionsOfOneRow, HeadRows head) {
         int maxLength = 0;
         for (int b = 0; b < n; b++) {
             maxLength = Math.max(maxLength, position[b] + 1);
@@ -291,8 +316,11 @@ public final class CpuDecodeKernel implements AutoCloseable {
             attention(layer, l++, cache, n, cos, sin, positionsOfOneRow);
             mlp(layer, n);
         }
+        if (head == HeadRows.NONE) {
+            return null;
+        }
         rmsNorm(model.norm(), n, normed);
-        if (lastRowOnly) {
+        if (head == HeadRows.LAST) {
             System.arraycopy(normed, (n - 1) * hidden, normed, 0, hidden);
             n = 1;
         }
@@ -316,7 +344,7 @@ public final class CpuDecodeKernel implements AutoCloseable {
         } else if (positionsOfOneRow) { // a position reads the keys of those before it: all are stored first
             int parts = team.size();
             team.run(p -> store(cache, keys, values, cos, sin, p * units / parts, (p + 1) * units / parts));
-            team.run(p -> attend(cache, keys, values, p * units / parts, (p + 1) * units / parts, p));
+            team.run(p -> attendPrompt(cache, keys, values, n, p));
         } else { // rows of different caches: a unit reads only what it stored, so one pass of the team
             int parts = team.size();
             team.run(p -> {
@@ -385,6 +413,36 @@ public final class CpuDecodeKernel implements AutoCloseable {
             } else {
                 attendGroup(keys, keyBase, allocated, values, valueBase, length, qkv, q, attended, o);
             }
+        }
+    }
+
+    /**
+     * A prefill chunk's attention, stored: units of {@link #PROMPT_UNIT_ROWS} positions by one kv
+     * head, part p taking every parts-th unit so that both parts get early and late positions.
+     */
+    private void attendPrompt(KvCache cache, ByteBuffer keyBytes, ByteBuffer valueBytes, int n, int part) {
+        FloatBuffer keys = keyBytes.asFloatBuffer();
+        FloatBuffer values = valueBytes.asFloatBuffer();
+        int allocated = cache.allocated();
+        int[] qOffset = queryOffsets[part];
+        int[] length = queryLengths[part];
+        int[] outOffset = outputOffsets[part];
+        int units = (n + PROMPT_UNIT_ROWS - 1) / PROMPT_UNIT_ROWS * kvHeads;
+        for (int u = part; u < units; u += team.size()) {
+            int h = u % kvHeads;
+            int from = u / kvHeads * PROMPT_UNIT_ROWS;
+            int count = 0;
+            for (int b = from; b < Math.min(n, from + PROMPT_UNIT_ROWS); b++) {
+                for (int g = 0; g < groups; g++, count++) { // lengths grow with count, as attend wants
+                    qOffset[count] = b * qkvWidth + (h * groups + g) * headDim;
+                    length[count] = position[b] + 1;
+                    outOffset[count] = (b * heads + h * groups + g) * headDim;
+                }
+            }
+            int keyBase = (cacheRow[from] * kvHeads + h) * headDim * allocated;
+            int valueBase = (cacheRow[from] * kvHeads + h) * allocated * headDim;
+            promptAttention[part].attend(keys, keyBase, allocated, values, valueBase, headDim, qkv, qOffset, length,
+                    count, attended, outOffset);
         }
     }
 

@@ -32,7 +32,7 @@ final class SimdAttention {
         for (int g = 0; g < groups; g++) {
             int qg = qOffset + g * headDim;
             scores(keys, keyBase, allocated, length, headDim, q, qg, scores);
-            float sum = softmaxNumerators(scores, length);
+            float sum = softmaxNumerators(scores, 0, length);
             weightedValues(values, valueBase, length, headDim, scores, 1f / sum, out, outOffset + g * headDim);
         }
     }
@@ -90,27 +90,27 @@ final class SimdAttention {
         }
     }
 
-    /** scores[s] = exp(scores[s] - max); returns their sum. */
-    private static float softmaxNumerators(float[] scores, int length) {
+    /** scores[from + s] = exp(scores[from + s] - max) for s in [0, length); returns their sum. */
+    static float softmaxNumerators(float[] scores, int from, int length) {
         float max = Float.NEGATIVE_INFINITY;
         int s = 0;
         for (int whole = SPECIES.loopBound(length); s < whole; s += LANES) {
-            max = Math.max(max, FloatVector.fromArray(SPECIES, scores, s).reduceLanes(VectorOperators.MAX));
+            max = Math.max(max, FloatVector.fromArray(SPECIES, scores, from + s).reduceLanes(VectorOperators.MAX));
         }
         for (; s < length; s++) {
-            max = Math.max(max, scores[s]);
+            max = Math.max(max, scores[from + s]);
         }
         FloatVector sums = FloatVector.zero(SPECIES);
         s = 0;
         for (int whole = SPECIES.loopBound(length); s < whole; s += LANES) {
-            FloatVector e = FloatVector.fromArray(SPECIES, scores, s).sub(max).lanewise(VectorOperators.EXP);
-            e.intoArray(scores, s);
+            FloatVector e = FloatVector.fromArray(SPECIES, scores, from + s).sub(max).lanewise(VectorOperators.EXP);
+            e.intoArray(scores, from + s);
             sums = sums.add(e);
         }
         float sum = sums.reduceLanes(VectorOperators.ADD);
         for (; s < length; s++) {
-            float e = (float) Math.exp(scores[s] - max);
-            scores[s] = e;
+            float e = (float) Math.exp(scores[from + s] - max);
+            scores[from + s] = e;
             sum += e;
         }
         return sum;

@@ -1,6 +1,7 @@
 package dev.forgeline.engine.model;
 
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.IntConsumer;
 
@@ -10,13 +11,18 @@ import java.util.function.IntConsumer;
  * caller, and returns when all are done. An idle worker spins 200 us, then parks: a decode step's
  * tasks come microseconds apart, and waking a parked thread costs tens of them. Not thread-safe:
  * one caller at a time.
+ *
+ * <p>Parts past 0 go to whichever thread claims them first, the caller included once its own part
+ * is done: on a shared machine a worker that has lost its core would otherwise hold up every task
+ * until the scheduler runs it again.
  */
 final class ThreadTeam implements AutoCloseable {
 
     private static final long SPIN_NANOS = 200_000;
 
     private final Worker[] workers; // worker t runs part t + 1
-    private final AtomicInteger pending = new AtomicInteger();
+    private final AtomicInteger done = new AtomicInteger(); // parts of the task at hand finished
+    private final AtomicLong claims = new AtomicLong(); // the task's generation (high half) and its next unclaimed part
     private volatile int generation; // bumped per task; the write publishes the task
     private volatile boolean closed;
     private volatile Throwable failure;
@@ -35,24 +41,29 @@ final class ThreadTeam implements AutoCloseable {
         return workers.length + 1;
     }
 
-    /** Runs {@code task.accept(p)} for every part p; a part's failure is rethrown here once all are done. */
+    /** Runs {@code task.accept(p)} for every part p; a part's failure is rethrown here, wrapped, once all are done. */
     void run(IntConsumer task) {
         if (closed) {
             throw new IllegalStateException("closed"); // its workers are gone
         }
         this.task = task;
-        pending.set(workers.length);
+        done.set(0);
+        claims.set((long) (generation + 1) << 32 | 1);
         generation++;
         for (Worker worker : workers) {
             if (worker.parked) {
                 LockSupport.unpark(worker.thread);
             }
         }
+        int gen = generation;
         try {
-            task.accept(0);
+            runPart(task, 0);
+            for (int p = claim(gen); p >= 0; p = claim(gen)) {
+                runPart(task, p);
+            }
         } finally { // the workers use what the task refers to until they are done
             long since = System.nanoTime();
-            while (pending.get() != 0) {
+            while (done.get() != size()) {
                 if (System.nanoTime() - since < SPIN_NANOS) {
                     Thread.onSpinWait();
                 } else {
@@ -63,7 +74,31 @@ final class ThreadTeam implements AutoCloseable {
         Throwable t = failure;
         if (t != null) {
             failure = null;
-            throw new IllegalStateException("a worker thread failed", t);
+            throw new IllegalStateException("a part of the task failed", t);
+        }
+    }
+
+    /** The next unclaimed part of task {@code gen}, now claimed, or -1 when none is left. */
+    private int claim(int gen) {
+        while (true) {
+            long c = claims.get();
+            int part = (int) c;
+            if ((int) (c >>> 32) != gen || part >= size()) {
+                return -1;
+            }
+            if (claims.compareAndSet(c, c + 1)) {
+                return part;
+            }
+        }
+    }
+
+    private void runPart(IntConsumer task, int part) {
+        try {
+            task.accept(part);
+        } catch (Throwable t) {
+            failure = t;
+        } finally {
+            done.incrementAndGet();
         }
     }
 
@@ -107,12 +142,8 @@ final class ThreadTeam implements AutoCloseable {
                     return;
                 }
                 seen = generation;
-                try {
-                    task.accept(part);
-                } catch (Throwable t) {
-                    failure = t;
-                } finally {
-                    pending.decrementAndGet();
+                for (int p = claim(seen); p >= 0; p = claim(seen)) {
+                    runPart(task, p); // task is the one of generation seen: it cannot finish before this part
                 }
             }
         }
