@@ -22,7 +22,7 @@ final class JobsCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--kind", description = "only jobs of this kind: datagen, train, eval")
+    @Option(names = "--kind", description = "only jobs of this kind: datagen, rejection-sampling, train, eval")
     String kind;
 
     @Option(names = "--state", description = "only jobs in this state: QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED")

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import dev.forgeline.contracts.ContractsJson;
 import dev.forgeline.contracts.DatagenRequest;
 import dev.forgeline.contracts.EvalRequest;
+import dev.forgeline.contracts.RejectionSamplingRequest;
 import dev.forgeline.contracts.FieldError;
 import dev.forgeline.contracts.JobRequest;
 import dev.forgeline.contracts.JobState;
@@ -33,13 +34,14 @@ import java.util.stream.Collectors;
 @Command(name = "publish", mixinStandardHelpOptions = true,
         description = "Publish a request (JSON) on a request topic, validated first: every problem is named by its field.")
 final class PublishCommand implements Callable<Integer> {
-    /** Request topics by name and short name, with the record each carries. */
-    static final Map<String, Class<? extends JobRequest>> TOPICS = Map.of(
-            Topics.DATAGEN_REQUESTS, DatagenRequest.class, "datagen", DatagenRequest.class,
-            Topics.TRAINING_REQUESTS, TrainingRequest.class, "train", TrainingRequest.class,
-            Topics.EVAL_REQUESTS, EvalRequest.class, "eval", EvalRequest.class);
-    private static final Map<String, String> FULL_NAMES = Map.of("datagen", Topics.DATAGEN_REQUESTS,
-            "train", Topics.TRAINING_REQUESTS, "eval", Topics.EVAL_REQUESTS);
+    /** A request topic, its short name, and the record it carries. */
+    private record RequestTopic(String shortName, String name, Class<? extends JobRequest> type) {}
+
+    private static final List<RequestTopic> REQUEST_TOPICS = List.of(
+            new RequestTopic("datagen", Topics.DATAGEN_REQUESTS, DatagenRequest.class),
+            new RequestTopic("rejection-sampling", Topics.REJECTION_SAMPLING_REQUESTS, RejectionSamplingRequest.class),
+            new RequestTopic("train", Topics.TRAINING_REQUESTS, TrainingRequest.class),
+            new RequestTopic("eval", Topics.EVAL_REQUESTS, EvalRequest.class));
 
     @Mixin
     Target target;
@@ -48,7 +50,8 @@ final class PublishCommand implements Callable<Integer> {
     CommandSpec spec;
 
     @Parameters(index = "0", paramLabel = "TOPIC",
-            description = "forge.datagen.requests, forge.training.requests or forge.eval.requests (or datagen, train, eval)")
+            description = "forge.datagen.requests, forge.rejection-sampling.requests, forge.training.requests or"
+                    + " forge.eval.requests (or datagen, rejection-sampling, train, eval)")
     String topic;
 
     @Parameters(index = "1", paramLabel = "FILE", description = "the request as JSON; - reads standard input")
@@ -62,12 +65,11 @@ final class PublishCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws InterruptedException {
-        Class<? extends JobRequest> type = TOPICS.get(topic);
-        if (type == null) {
-            throw new CliException(Exit.USAGE, "unknown request topic '" + topic + "': use one of "
-                    + String.join(", ", Topics.DATAGEN_REQUESTS, Topics.TRAINING_REQUESTS, Topics.EVAL_REQUESTS));
-        }
-        String name = FULL_NAMES.getOrDefault(topic, topic);
+        RequestTopic requestTopic = REQUEST_TOPICS.stream().filter(t -> t.name().equals(topic) || t.shortName().equals(topic))
+                .findFirst().orElseThrow(() -> new CliException(Exit.USAGE, "unknown request topic '" + topic + "': use one of "
+                        + REQUEST_TOPICS.stream().map(RequestTopic::name).collect(Collectors.joining(", "))));
+        Class<? extends JobRequest> type = requestTopic.type();
+        String name = requestTopic.name();
         JobRequest request = parse(read(), type);
         List<FieldError> errors = request.validate();
         if (!errors.isEmpty()) {

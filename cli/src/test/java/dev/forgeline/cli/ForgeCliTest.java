@@ -95,6 +95,14 @@ class ForgeCliTest {
                 x -> true, Duration.ofSeconds(30));
         assertNotNull(sent, "the request is on " + Topics.TRAINING_REQUESTS);
         assertEquals("ds-1", sent.dataset());
+
+        Path rs = dir.resolve("rs.json");
+        Files.writeString(rs, "{\"job_id\":\"cli-rs\",\"prompts\":\"p.jsonl\",\"policy\":{\"model\":\"stories260k\"},"
+                + "\"num_samples\":0,\"scorer\":{\"type\":\"regex\"}}");
+        Run sampling = forge("publish", "rejection-sampling", rs.toString());
+        assertEquals(Exit.USAGE, sampling.code(), sampling.err());
+        assertTrue(sampling.err().contains(Topics.REJECTION_SAMPLING_REQUESTS) && sampling.err().contains("num_samples")
+                && sampling.err().contains("scorer.pattern"), sampling.err());
     }
 
     @Test
