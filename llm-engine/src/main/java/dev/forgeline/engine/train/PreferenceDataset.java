@@ -26,8 +26,10 @@ import java.util.Set;
  * </pre>
  *
  * {@code messages} may stand for {@code prompt} (the conversation up to its last user turn); a
- * reply may also be one message object. Blank lines are skipped; any other line that is not a
- * pair fails with its line number, as {@link ChatDataset} does.
+ * reply may also be one message object. OpenAI's DPO files are read too: {@code input.messages}
+ * is the prompt, {@code preferred_output} and {@code non_preferred_output} the replies (other
+ * fields of {@code input}, such as {@code tools}, are ignored). Blank lines are skipped; any other
+ * line that is not a pair fails with its line number, as {@link ChatDataset} does.
  */
 public final class PreferenceDataset {
 
@@ -74,13 +76,31 @@ public final class PreferenceDataset {
             throw new DatasetException("not valid JSON (" + e.getOriginalMessage() + ")", e);
         }
         if (node == null || !node.isObject()) {
-            throw new DatasetException("expected an object with \"prompt\" (or \"messages\"), \"chosen\" and \"rejected\"");
+            throw new DatasetException("expected an object with \"prompt\" (or \"messages\"), \"chosen\" and \"rejected\","
+                    + " or OpenAI's \"input\", \"preferred_output\" and \"non_preferred_output\"");
+        }
+        if (node.has("input") || node.has("preferred_output") || node.has("non_preferred_output")) {
+            return parseOpenAi(node);
         }
         JsonNode prompt = node.has("prompt") ? node.get("prompt") : node.get("messages");
         String promptField = node.has("prompt") ? "prompt" : "messages";
         if (prompt == null) {
             throw new DatasetException("missing \"prompt\" (a string, or messages up to the last user turn)");
         }
+        return new PreferenceExample(promptMessages(prompt, promptField), reply(node, "chosen"), reply(node, "rejected"));
+    }
+
+    /** OpenAI's DPO line: {@code input.messages} up to the last user turn, one assistant message in each output. */
+    private static PreferenceExample parseOpenAi(JsonNode node) {
+        JsonNode input = node.get("input");
+        if (input == null || !input.isObject() || input.get("messages") == null) {
+            throw new DatasetException("missing \"input\": {\"messages\": [...]} (the conversation up to the last user turn)");
+        }
+        return new PreferenceExample(promptMessages(input.get("messages"), "input.messages"), reply(node, "preferred_output"),
+                reply(node, "non_preferred_output"));
+    }
+
+    private static List<ChatMessage> promptMessages(JsonNode prompt, String promptField) {
         List<ChatMessage> messages = new ArrayList<>();
         if (prompt.isTextual()) {
             messages.add(ChatMessage.user(prompt.asText()));
@@ -95,7 +115,7 @@ public final class PreferenceDataset {
             throw new DatasetException("\"" + promptField + "\" must end with a user turn, ends with "
                     + messages.get(messages.size() - 1).role());
         }
-        return new PreferenceExample(messages, reply(node, "chosen"), reply(node, "rejected"));
+        return messages;
     }
 
     private static ChatMessage reply(JsonNode node, String field) {
