@@ -23,7 +23,8 @@ import java.util.Set;
  * </pre>
  *
  * {@code messages} may stand for {@code prompt} (the conversation up to its last user turn); a
- * reply may also be one message object. {@link #toJson()} writes the conversational shape.
+ * reply may also be one message object. OpenAI's DPO fine-tuning lines ({@code input.messages},
+ * {@code preferred_output}, {@code non_preferred_output}) read the same way. {@link #toJson()} writes the conversational shape.
  *
  * @param prompt   system, user, assistant or tool turns ending with a user turn
  * @param chosen   the preferred assistant reply (y_w)
@@ -65,18 +66,36 @@ public record PreferenceLine(List<ChatTurn> prompt, ChatTurn chosen, ChatTurn re
     /** One parsed JSON value as a pair; {@link Invalid} says what is wrong. */
     public static PreferenceLine of(JsonNode node) {
         if (node == null || !node.isObject()) {
-            throw new Invalid("expected an object with \"prompt\" (or \"messages\"), \"chosen\" and \"rejected\"");
+            throw new Invalid("expected an object with \"prompt\" (or \"messages\"), \"chosen\" and \"rejected\","
+                    + " or OpenAI's \"input\", \"preferred_output\" and \"non_preferred_output\"");
+        }
+        if (node.has("input") || node.has("preferred_output") || node.has("non_preferred_output")) {
+            return ofOpenAi(node);
         }
         String field = node.has("prompt") ? "prompt" : "messages";
         JsonNode prompt = node.get(field);
         if (prompt == null) {
             throw new Invalid("missing \"prompt\" (a string, or messages up to the last user turn)");
         }
+        return new PreferenceLine(promptEndingWithUser(prompt, field), reply(node, "chosen"), reply(node, "rejected"));
+    }
+
+    /** OpenAI's DPO fine-tuning line: {@code input.messages} up to the last user turn, one assistant message in each output. */
+    private static PreferenceLine ofOpenAi(JsonNode node) {
+        JsonNode input = node.get("input");
+        if (input == null || !input.isObject() || input.get("messages") == null) {
+            throw new Invalid("missing \"input\": {\"messages\": [...]} (the conversation up to the last user turn)");
+        }
+        return new PreferenceLine(promptEndingWithUser(input.get("messages"), "input.messages"), reply(node, "preferred_output"),
+                reply(node, "non_preferred_output"));
+    }
+
+    private static List<ChatTurn> promptEndingWithUser(JsonNode prompt, String field) {
         List<ChatTurn> turns = promptTurns(prompt, field);
         if (!turns.get(turns.size() - 1).role().equals("user")) {
             throw new Invalid("\"" + field + "\" must end with a user turn, ends with " + turns.get(turns.size() - 1).role());
         }
-        return new PreferenceLine(turns, reply(node, "chosen"), reply(node, "rejected"));
+        return turns;
     }
 
     /**

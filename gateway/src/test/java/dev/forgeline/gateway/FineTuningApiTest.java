@@ -15,6 +15,7 @@ import dev.forgeline.contracts.JobStatus;
 import dev.forgeline.contracts.ModelCard;
 import dev.forgeline.contracts.Topics;
 import dev.forgeline.contracts.TrainingRequest;
+import dev.forgeline.engine.train.PreferenceDataset;
 import dev.forgeline.kafka.KafkaBrokerTestResource;
 import dev.forgeline.kafka.TopicRecords;
 import io.quarkus.test.common.WithTestResource;
@@ -209,6 +210,72 @@ class FineTuningApiTest {
         }
     }
 
+    /** OpenAI's DPO line: the prompt in input.messages, one assistant message on each side. */
+    static String dpoLine(String colour, String chosen, String rejected) {
+        return "{\"input\":{\"messages\":[{\"role\":\"user\",\"content\":\"Fruit for " + colour + "?\"}],\"tools\":[],"
+                + "\"parallel_tool_calls\":true},\"preferred_output\":[{\"role\":\"assistant\",\"content\":\"" + chosen + "\"}],"
+                + "\"non_preferred_output\":[{\"role\":\"assistant\",\"content\":\"" + rejected + "\"}]}";
+    }
+
+    @Test
+    void dpoJobBecomesADpoTrainingRequestOnPreferencePairs() throws Exception {
+        List<String> lines = new ArrayList<>();
+        for (int i = 0; i < 10; i++) {
+            lines.add(dpoLine("red " + i, "apple", "banana"));
+        }
+        String training = fileId(String.join("\n", lines));
+        String body = "{\"model\":\"" + EngineReference.MODEL + "\",\"training_file\":\"" + training + "\","
+                + "\"method\":{\"type\":\"dpo\",\"dpo\":{\"hyperparameters\":{\"beta\":0.3,\"n_epochs\":2}}},"
+                + "\"forge\":{\"max_steps\":12,\"max_seq_length\":64}}";
+        HttpResponse<String> created = post("/fine_tuning/jobs", body);
+        assertEquals(200, created.statusCode(), created.body());
+        JsonNode job = JSON.readTree(created.body());
+        String id = job.get("id").asText();
+        assertEquals("dpo", job.at("/method/type").asText(), job.toString());
+        assertEquals(0.3, job.at("/method/dpo/hyperparameters/beta").asDouble(), 1e-12, job.toString());
+        assertEquals(2, job.at("/method/dpo/hyperparameters/n_epochs").asInt(), job.toString());
+        assertFalse(job.get("method").has("supervised"), job.toString());
+
+        TrainingRequest request = TopicRecords.await(bootstrap(), Topics.TRAINING_REQUESTS, id, TrainingRequest.class,
+                r -> true, Duration.ofSeconds(30));
+        assertNotNull(request, "no training request for " + id);
+        assertEquals(List.of(), request.validate());
+        assertEquals(TrainingRequest.Method.DPO, request.method());
+        assertEquals(0.3, request.beta(), 1e-12);
+        assertEquals(2, request.epochs());
+        assertNotNull(request.lora(), "DPO trains LoRA adapters");
+        // the trainer reads the pairs as they came: every line is a pair to the engine's reader
+        Path dataset = Path.of("target/test-artifacts/datasets/" + id);
+        List<String> train = Files.readAllLines(dataset.resolve("train.jsonl"));
+        assertEquals(9, train.size());
+        assertEquals(List.of(lines.get(9)), Files.readAllLines(dataset.resolve("test.jsonl")));
+        for (String line : train) {
+            assertEquals("apple", PreferenceDataset.parseLine(line).chosen().content());
+        }
+
+        // a preference file for a supervised job and a chat file for a DPO job are refused, by line
+        String chat = fileId(GOOD_LINE + "\n" + GOOD_LINE);
+        JsonNode wrongForDpo = assertError(post("/fine_tuning/jobs", "{\"model\":\"" + EngineReference.MODEL
+                + "\",\"training_file\":\"" + chat + "\",\"method\":{\"type\":\"dpo\"}}"), 400, null);
+        assertTrue(wrongForDpo.get("message").asText().contains("line 1: \"messages\" must end with a user turn"), wrongForDpo.toString());
+        JsonNode wrongForSft = assertError(post("/fine_tuning/jobs", "{\"model\":\"" + EngineReference.MODEL
+                + "\",\"training_file\":\"" + training + "\"}"), 400, null);
+        assertTrue(wrongForSft.get("message").asText().contains("line 1: "), wrongForSft.toString());
+    }
+
+    @Test
+    void malformedPreferenceLinesAreRefusedByNumber() throws Exception {
+        String content = String.join("\n", dpoLine("red", "apple", "lime"), dpoLine("green", "lime", "apple"),
+                dpoLine("blue", "berry", "kiwi").replace(",\"non_preferred_output\":[{\"role\":\"assistant\",\"content\":\"kiwi\"}]", ""),
+                dpoLine("pink", "peach", "plum").replace("\"role\":\"user\"", "\"role\":\"assistant\""));
+        JsonNode error = assertError(upload("bad-dpo.jsonl", "fine-tune", content.getBytes(StandardCharsets.UTF_8)), 400, null);
+        String message = error.get("message").asText();
+        assertEquals("file", error.get("param").asText());
+        assertTrue(message.contains("line 3: missing \"non_preferred_output\""), message);
+        assertTrue(message.contains("line 4: \"input.messages\" must end with a user turn"), message);
+        assertFalse(message.contains("line 1:") || message.contains("line 2:"), message);
+    }
+
     @Test
     void invalidJobRequestsAre400WithTheParam() throws Exception {
         String training = fileId(GOOD_LINE + "\n" + GOOD_LINE);
@@ -220,7 +287,7 @@ class FineTuningApiTest {
                 "{" + base + ",\"suffix\":\"a:b\"}", "suffix",
                 "{" + base + ",\"hyperparameters\":{\"n_epochs\":\"many\"}}", "hyperparameters.n_epochs",
                 "{" + base + ",\"hyperparameters\":{\"learning_rate_multiplier\":-1}}", "hyperparameters.learning_rate_multiplier",
-                "{" + base + ",\"method\":{\"type\":\"dpo\"}}", "method.type",
+                "{" + base + ",\"method\":{\"type\":\"reinforcement\"}}", "method.type",
                 "{" + base + ",\"forge\":{\"method\":\"magic\"}}", "forge.method",
                 "{" + base + ",\"forge\":{\"lora\":{\"r\":0}}}", "forge.lora.r",
                 "{" + base + ",\"seed\":\"x\"}", "seed");
@@ -228,6 +295,9 @@ class FineTuningApiTest {
             JsonNode error = assertError(post("/fine_tuning/jobs", c.getKey()), 400, null);
             assertEquals(c.getValue(), error.path("param").asText(), c.getKey() + " -> " + error);
         }
+        assertEquals("method.dpo.hyperparameters.beta", assertError(post("/fine_tuning/jobs", "{" + base
+                + ",\"method\":{\"type\":\"dpo\",\"dpo\":{\"hyperparameters\":{\"beta\":0}}}}"), 400, null)
+                .get("param").asText());
         String one = fileId(GOOD_LINE);
         assertEquals("training_file", assertError(post("/fine_tuning/jobs", "{\"model\":\"" + EngineReference.MODEL
                 + "\",\"training_file\":\"" + one + "\"}"), 400, null).get("param").asText());

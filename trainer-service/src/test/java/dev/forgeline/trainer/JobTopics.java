@@ -83,13 +83,18 @@ final class JobTopics implements AutoCloseable {
 
     /** Step to loss from the progress events; a later attempt's report of a step replaces an earlier one. */
     static TreeMap<Integer, Double> stepLosses(List<JobEvent> events) {
-        TreeMap<Integer, Double> losses = new TreeMap<>();
+        return stepValues(events, "loss");
+    }
+
+    /** Step to the progress events' figure {@code key} (loss, reward_margin, ...); a later attempt's report replaces an earlier one. */
+    static TreeMap<Integer, Double> stepValues(List<JobEvent> events, String key) {
+        TreeMap<Integer, Double> values = new TreeMap<>();
         for (JobEvent e : events) {
-            if (JobEvent.PROGRESS.equals(e.type()) && e.data().get("step") != null) {
-                losses.put(((Number) e.data().get("step")).intValue(), ((Number) e.data().get("loss")).doubleValue());
+            if (JobEvent.PROGRESS.equals(e.type()) && e.data().get("step") != null && e.data().get(key) != null) {
+                values.put(((Number) e.data().get("step")).intValue(), ((Number) e.data().get(key)).doubleValue());
             }
         }
-        return losses;
+        return values;
     }
 
     /** Every record on forge.models keyed {@code modelId}. */

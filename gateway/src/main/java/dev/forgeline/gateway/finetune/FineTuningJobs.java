@@ -94,10 +94,11 @@ public class FineTuningJobs {
             throw new ApiError(400, "invalid_request_error", "Model '" + req.model() + "' is not available for"
                     + " fine-tuning: it is not a model this gateway serves in-process", "model", "model_not_available", null);
         }
-        List<String> train = examples("training_file", req.training_file());
+        TrainingFileCheck.Kind kind = req.dpo() ? TrainingFileCheck.Kind.PREFERENCE : TrainingFileCheck.Kind.CHAT;
+        List<String> train = examples("training_file", req.training_file(), kind);
         List<String> test;
         if (req.validation_file() != null) {
-            test = examples("validation_file", req.validation_file());
+            test = examples("validation_file", req.validation_file(), kind);
         } else {
             if (train.size() < 2) {
                 throw ApiError.invalid("training_file", "Without a validation_file the training file needs at least"
@@ -129,7 +130,8 @@ public class FineTuningJobs {
         FineTuningJob job = new FineTuningJob(id, "fine_tuning.job", now.getEpochSecond(), null, req.model(), null,
                 ORGANIZATION, "queued", hyperparameters, req.training_file(), req.validation_file(), List.of(), null,
                 null, training.seed(), null, req.metadata() == null ? Map.of() : req.metadata(),
-                MethodOut.supervised(hyperparameters), null, req.suffix());
+                req.dpo() ? MethodOut.dpo(hyperparameters, training.beta()) : MethodOut.supervised(hyperparameters), null,
+                req.suffix());
         try {
             store.write("datasets/" + id + "/train.jsonl", jsonl(train));
             store.write("datasets/" + id + "/test.jsonl", jsonl(test));
@@ -148,14 +150,16 @@ public class FineTuningJobs {
 
     /** The training request a job becomes; package-private for the tests that read it back from Kafka. */
     static TrainingRequest trainingRequest(String id, String modelId, FineTuningJobRequest req) {
-        ResolvedHyperparameters h = req.supervisedHyperparameters();
+        ResolvedHyperparameters h = req.resolvedHyperparameters();
         Forge forge = req.forge() != null ? req.forge() : new Forge(null, null, null, null, null, null);
         TrainingRequest.Builder b = TrainingRequest.builder(id).then(List.of("eval", "deploy"))
                 .baseModel(req.model()).dataset(id).modelId(modelId).seed(req.seed())
                 .epochs(h.n_epochs()).microBatchSize(h.batch_size())
                 .learningRate(h.learning_rate_multiplier() == null ? null : BASE_LEARNING_RATE * h.learning_rate_multiplier())
                 .maxSteps(forge.max_steps()).maxSeqLength(forge.max_seq_length()).saveInterval(forge.save_interval());
-        if (forge.method() != null) {
+        if (req.dpo()) { // LoRA DPO on preference pairs (the files' lines as they are: the trainer reads OpenAI's shape)
+            b.method(TrainingRequest.Method.DPO).beta(h.beta());
+        } else if (forge.method() != null) {
             b.method(TrainingRequest.Method.valueOf(forge.method().toUpperCase(Locale.ROOT)));
         }
         if (forge.lora() != null) {
@@ -410,12 +414,12 @@ public class FineTuningJobs {
                 "No such fine-tuning job: " + id, "fine_tuning_job_id", "fine_tuning_job_not_found", null));
     }
 
-    private List<String> examples(String param, String fileId) {
+    private List<String> examples(String param, String fileId, TrainingFileCheck.Kind kind) {
         if (files.find(fileId).isEmpty()) {
             throw new ApiError(400, "invalid_request_error", "Invalid " + param + ": no file " + fileId, param,
                     "invalid_file", null);
         }
-        return TrainingFileCheck.examples(files.content(fileId));
+        return TrainingFileCheck.examples(files.content(fileId), kind);
     }
 
     private void forget(String id) {

@@ -59,24 +59,54 @@ public final class FineTuningProtocol {
             return v.asInt();
         }
 
-        private static boolean auto(JsonNode v) {
+        static boolean auto(JsonNode v) {
             return v == null || v.isNull() || (v.isTextual() && v.asText().equals("auto"));
         }
     }
 
-    /** OpenAI's {@code method}: only {@code supervised} is built. */
+    /** DPO's hyperparameters: the supervised ones and {@code beta}, "auto" or a number greater than 0. */
     @JsonIgnoreProperties(ignoreUnknown = true)
-    public record MethodParam(String type, Supervised supervised) {
+    public record DpoHyperparameters(JsonNode n_epochs, JsonNode batch_size, JsonNode learning_rate_multiplier, JsonNode beta) {
+
+        Hyperparameters common() {
+            return new Hyperparameters(n_epochs, batch_size, learning_rate_multiplier);
+        }
+
+        public Double beta(String prefix) {
+            String param = prefix + "beta";
+            if (Hyperparameters.auto(beta)) {
+                return null;
+            }
+            if (!beta.isNumber() || !(beta.asDouble() > 0) || Double.isInfinite(beta.asDouble())) {
+                throw ApiError.invalid(param, "'" + param + "' must be \"auto\" or a number greater than 0");
+            }
+            return beta.asDouble();
+        }
+    }
+
+    /** OpenAI's {@code method}: {@code supervised} or {@code dpo} (reinforcement is not built). */
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    public record MethodParam(String type, Supervised supervised, Dpo dpo) {
+        static final String SUPERVISED = "supervised";
+        static final String DPO = "dpo";
+
         void validate() {
-            if (!"supervised".equals(type)) {
-                throw ApiError.invalid("method.type", "'method.type' must be 'supervised' (dpo and reinforcement"
-                        + " fine-tuning are not supported here)");
+            if (!SUPERVISED.equals(type) && !DPO.equals(type)) {
+                throw ApiError.invalid("method.type", "'method.type' must be 'supervised' or 'dpo' (reinforcement"
+                        + " fine-tuning is not supported here)");
+            }
+            if (SUPERVISED.equals(type) ? dpo != null : supervised != null) {
+                throw ApiError.invalid("method", "'method." + (SUPERVISED.equals(type) ? DPO : SUPERVISED)
+                        + "' does not go with 'method.type' '" + type + "'");
             }
         }
     }
 
     @JsonIgnoreProperties(ignoreUnknown = true)
     public record Supervised(Hyperparameters hyperparameters) {}
+
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    public record Dpo(DpoHyperparameters hyperparameters) {}
 
     /** The {@code forge} extension: how to train and how to judge the result. Every field optional. */
     @JsonIgnoreProperties(ignoreUnknown = true)
@@ -159,9 +189,9 @@ public final class FineTuningProtocol {
             }
             if (method != null) {
                 method.validate();
-                if (hyperparameters != null && method.supervised() != null && method.supervised().hyperparameters() != null) {
+                if (hyperparameters != null && methodHyperparameters()) {
                     throw ApiError.invalid("hyperparameters", "give 'hyperparameters' or"
-                            + " 'method.supervised.hyperparameters', not both");
+                            + " 'method." + method.type() + ".hyperparameters', not both");
                 }
             }
             if (metadata != null) {
@@ -177,20 +207,36 @@ public final class FineTuningProtocol {
             }
             if (forge != null) {
                 forge.validate();
+                if (dpo() && forge.method() != null && !forge.method().equals("lora")) {
+                    throw ApiError.invalid("forge.method", "DPO trains LoRA adapters (the reference is the base with"
+                            + " them off): 'forge.method' must be 'lora' or left out");
+                }
             }
             // resolve once here so a bad value is a 400 before anything is written
-            supervisedHyperparameters();
+            resolvedHyperparameters();
+        }
+
+        /** Whether the job is DPO ({@code method.type} "dpo"); else supervised. */
+        public boolean dpo() {
+            return method != null && MethodParam.DPO.equals(method.type());
+        }
+
+        private boolean methodHyperparameters() {
+            return dpo() ? method.dpo() != null && method.dpo().hyperparameters() != null
+                    : method.supervised() != null && method.supervised().hyperparameters() != null;
         }
 
         /** The hyperparameters wherever the request put them, resolved: null where "auto". */
-        public ResolvedHyperparameters supervisedHyperparameters() {
-            boolean inMethod = method != null && method.supervised() != null && method.supervised().hyperparameters() != null;
-            Hyperparameters h = inMethod ? method.supervised().hyperparameters() : hyperparameters;
+        public ResolvedHyperparameters resolvedHyperparameters() {
+            boolean inMethod = method != null && methodHyperparameters();
+            String prefix = inMethod ? "method." + method.type() + ".hyperparameters." : "hyperparameters.";
+            Hyperparameters h = !inMethod ? hyperparameters
+                    : dpo() ? method.dpo().hyperparameters().common() : method.supervised().hyperparameters();
+            Double beta = inMethod && dpo() ? method.dpo().hyperparameters().beta(prefix) : null;
             if (h == null) {
-                return new ResolvedHyperparameters(null, null, null);
+                return new ResolvedHyperparameters(null, null, null, beta);
             }
-            String prefix = inMethod ? "method.supervised.hyperparameters." : "hyperparameters.";
-            return new ResolvedHyperparameters(h.epochs(prefix), h.batchSize(prefix), h.learningRateMultiplier(prefix));
+            return new ResolvedHyperparameters(h.epochs(prefix), h.batchSize(prefix), h.learningRateMultiplier(prefix), beta);
         }
 
         private static void required(String param, String value) {
@@ -200,8 +246,8 @@ public final class FineTuningProtocol {
         }
     }
 
-    /** Null where the request said (or meant) "auto". */
-    public record ResolvedHyperparameters(Integer n_epochs, Integer batch_size, Double learning_rate_multiplier) {}
+    /** Null where the request said (or meant) "auto"; {@code beta} for DPO only. */
+    public record ResolvedHyperparameters(Integer n_epochs, Integer batch_size, Double learning_rate_multiplier, Double beta) {}
 
     private static void atLeast(String param, Integer v, int min) {
         if (v != null && v < min) {
@@ -216,9 +262,20 @@ public final class FineTuningProtocol {
 
     public record SupervisedOut(HyperparametersOut hyperparameters) {}
 
-    public record MethodOut(String type, SupervisedOut supervised) {
+    public record DpoHyperparametersOut(int n_epochs, int batch_size, double learning_rate_multiplier, double beta) {}
+
+    public record DpoOut(DpoHyperparametersOut hyperparameters) {}
+
+    /** {@code supervised} or {@code dpo}, the one that {@code type} names. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record MethodOut(String type, SupervisedOut supervised, DpoOut dpo) {
         public static MethodOut supervised(HyperparametersOut h) {
-            return new MethodOut("supervised", new SupervisedOut(h));
+            return new MethodOut(MethodParam.SUPERVISED, new SupervisedOut(h), null);
+        }
+
+        public static MethodOut dpo(HyperparametersOut h, double beta) {
+            return new MethodOut(MethodParam.DPO, null, new DpoOut(new DpoHyperparametersOut(h.n_epochs(), h.batch_size(),
+                    h.learning_rate_multiplier(), beta)));
         }
     }
 

@@ -7,6 +7,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.jni.JniUtils;
 import dev.forgeline.engine.config.ModelConfig;
 import dev.forgeline.engine.model.CausalLm;
 import dev.forgeline.engine.model.NoGradient;
@@ -105,13 +106,32 @@ public final class TrainingForward {
     private static final long CHUNK_LOGITS = 1L << 22; // logits per block of rows: 16 MB in float32
 
     private NDArray chunkedLossSum(NDManager m, NDArray hidden, long[] labels, long logitsPerBlock) {
+        if (labels.length == 0) {
+            return hidden.sum().mul(0); // nothing to predict: zero loss, zero gradient
+        }
+        FrozenHead head = frozenHead(m, hidden, labels, logitsPerBlock, true);
+        double loss = -head.logProbs().toType(DataType.FLOAT64, false).sum().getDouble();
+        NDArray surrogate = hidden.mul(head.gradient()).sum(); // its gradient with respect to hidden is d(sum log p)/dh
+        return surrogate.stopGradient().sub(surrogate).add(m.create(loss).toType(surrogate.getDataType(), false));
+    }
+
+    /**
+     * The frozen head over labelled rows, in blocks, without a graph.
+     *
+     * @param logProbs (N) log p(label) of each row
+     * @param gradient (N, hidden) d log p(label) / dh = (onehot(y) - softmax(h W^T)) W; null when not asked for
+     */
+    private record FrozenHead(NDArray logProbs, NDArray gradient) {}
+
+    private FrozenHead frozenHead(NDManager m, NDArray hidden, long[] labels, long logitsPerBlock, boolean gradient) {
         NDArray w = model.lmHead().weight(); // (vocab, hidden)
         long n = labels.length;
         if (n == 0) {
-            return hidden.sum().mul(0); // nothing to predict: zero loss, zero gradient
+            return new FrozenHead(m.zeros(new Shape(0), wide ? model.dataType() : DataType.FLOAT32),
+                    gradient ? hidden.stopGradient().zerosLike() : null);
         }
         long rowsPerChunk = Math.max(1, logitsPerBlock / config.vocabSize());
-        double loss = 0;
+        NDList values = new NDList();
         NDList grads = new NDList();
         try (NoGradient ignored = NoGradient.enter()) {
             NDArray h = hidden.stopGradient();
@@ -121,26 +141,39 @@ public final class TrainingForward {
                 try (NDManager block = m.newSubManager()) {
                     NDArray logits = model.logits(h.get(block, new NDIndex().addSliceDim(start, end))); // (rows, vocab)
                     NDArray logProbs = (wide ? logits : logits.toType(DataType.FLOAT32, false)).logSoftmax(-1);
-                    loss -= logProbs.gather(y.reshape(end - start, 1), 1).sum().toType(DataType.FLOAT64, false).getDouble();
-                    NDArray probs = logProbs.exp();
-                    NDArray p = wide ? probs : probs.toType(w.getDataType(), false);
-                    NDArray g = p.matMul(w).sub(w.get(block, new NDIndex("{}", y))); // (rows, hidden): (p - onehot(y)) W
-                    g.attach(m);
-                    grads.add(g);
+                    NDArray picked = logProbs.gather(y.reshape(end - start, 1), 1).reshape(end - start); // (rows)
+                    picked.attach(m);
+                    values.add(picked);
+                    if (gradient) {
+                        NDArray probs = logProbs.exp();
+                        NDArray p = wide ? probs : probs.toType(w.getDataType(), false);
+                        NDArray g = w.get(block, new NDIndex("{}", y)).sub(p.matMul(w)); // (rows, hidden): (onehot(y) - p) W
+                        g.attach(m);
+                        grads.add(g);
+                    }
                 }
             }
         }
-        NDArray grad = grads.size() == 1 ? grads.get(0) : NDArrays.concat(grads, 0); // (N, hidden), no graph
-        NDArray surrogate = hidden.mul(grad).sum(); // its gradient with respect to hidden is grad
-        return surrogate.sub(surrogate.stopGradient()).add(m.create(loss).toType(surrogate.getDataType(), false));
+        return new FrozenHead(concat(values), gradient ? concat(grads) : null);
+    }
+
+    private static NDArray concat(NDList parts) {
+        return parts.size() == 1 ? parts.get(0) : NDArrays.concat(parts, 0);
     }
 
     /**
      * log p(row's labels) per row: the sum over each row's labelled positions of log p(label), a
      * (rows) array, with the graph when recording. One example per row (no packing): DPO's
-     * log pi(y|x) of each reply. The head runs under autograd on the labelled rows only.
+     * log pi(y|x) of each reply. Only labelled positions go through lm_head; a frozen head runs
+     * in blocks without a graph, as in {@link #lossSum}, and hands the trunk d log p / dh.
      */
     public NDArray sequenceLogProbs(NDManager m, Batch batch) {
+        boolean frozenHead = model.lmHead().adapters().isEmpty() && !model.lmHead().weight().hasGradient();
+        return sequenceLogProbs(m, batch, frozenHead ? CHUNK_LOGITS : 0);
+    }
+
+    /** {@code logitsPerBlock > 0}: the frozen-head path in blocks of about that many logits; 0 runs the head under autograd. */
+    NDArray sequenceLogProbs(NDManager m, Batch batch, long logitsPerBlock) {
         int n = batch.targets();
         long[] positions = new long[n];
         long[] labels = new long[n];
@@ -155,13 +188,24 @@ public final class TrainingForward {
         }
         NDArray hidden = hidden(m, batch).reshape(new Shape((long) batch.rows() * batch.seqLen(), config.hiddenSize()));
         NDArray selected = hidden.get(new NDIndex("{}", m.create(LongBuffer.wrap(positions), new Shape(n)))); // (N, hidden)
-        NDArray logits = model.logits(selected); // (N, vocab)
-        if (!wide) {
-            logits = logits.toType(DataType.FLOAT32, false);
+        NDArray picked; // (N)
+        if (logitsPerBlock > 0) {
+            boolean recording = JniUtils.isGradMode();
+            FrozenHead head = frozenHead(m, selected, labels, logitsPerBlock, recording);
+            picked = head.logProbs();
+            if (recording) { // value log p, gradient d log p / dh through the product's own gradient
+                NDArray surrogate = selected.mul(head.gradient()).sum(new int[] {1}); // (N)
+                picked = surrogate.sub(surrogate.stopGradient()).toType(picked.getDataType(), false).add(picked);
+            }
+        } else {
+            NDArray logits = model.logits(selected); // (N, vocab)
+            if (!wide) {
+                logits = logits.toType(DataType.FLOAT32, false);
+            }
+            picked = logits.logSoftmax(-1).gather(m.create(LongBuffer.wrap(labels), new Shape(n, 1)), 1).reshape(n);
         }
-        NDArray picked = logits.logSoftmax(-1).gather(m.create(LongBuffer.wrap(labels), new Shape(n, 1)), 1); // (N, 1)
         NDArray rows = m.create(member, new Shape(batch.rows(), n)).toType(picked.getDataType(), false);
-        return rows.matMul(picked).reshape(batch.rows()); // (rows)
+        return rows.matMul(picked.reshape(n, 1)).reshape(batch.rows()); // (rows)
     }
 
     private static long[] toLongs(int[] ints) {

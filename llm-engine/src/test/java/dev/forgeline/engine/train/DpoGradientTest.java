@@ -140,6 +140,56 @@ class DpoGradientTest {
         }
     }
 
+    /**
+     * With a frozen head the replies' log-probs run lm_head in row blocks without a graph (as SFT's
+     * loss does); the loss and every LoRA gradient equal those of the full logits graph.
+     */
+    @Test
+    void blockwiseHeadGivesTheLossAndGradientsOfTheFullLogitsGraph() {
+        try (CausalLm model = load()) {
+            TrainableSet set = TrainableSet.lora(model, new TrainingConfig.LoraConfig(2, 4, 0,
+                    List.of("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")), 3);
+            int k = 0;
+            for (LoraAdapter a : set.adapters().values()) {
+                randomise(a.b(), 200 + k++, 0.4);
+            }
+            TrainingForward f = new TrainingForward(model);
+            List<PreferencePair> pairs = pairs();
+            List<DpoLoss.Reference> reference = DpoLoss.reference(model, f, pairs, 2, 0);
+            double[] full = lossAndGradients(model, f, set, pairs, reference, 0);
+            double[] blocks = lossAndGradients(model, f, set, pairs, reference, 3L * VOCAB); // 3 rows a block
+            assertEquals(full.length, blocks.length);
+            double worst = 0;
+            for (int i = 0; i < full.length; i++) {
+                worst = Math.max(worst, Math.abs(full[i] - blocks[i]) / Math.max(1e-12, Math.abs(full[i])));
+            }
+            assertTrue(full[0] > 0, "the loss is positive");
+            assertTrue(worst < 1e-9, "loss or gradient differs by a relative " + worst);
+        }
+    }
+
+    /** The DPO loss with the head run as {@code logitsPerBlock} says, then every trainable gradient, flattened. */
+    private static double[] lossAndGradients(CausalLm model, TrainingForward f, TrainableSet set, List<PreferencePair> pairs,
+            List<DpoLoss.Reference> reference, long logitsPerBlock) {
+        set.parameters().forEach(p -> Autograd.zeroGradient(p.value()));
+        List<Double> out = new ArrayList<>();
+        try (NDManager m = model.manager().newSubManager(); Autograd ignored = Autograd.record()) {
+            NDArray all = f.sequenceLogProbs(m, DpoLoss.batch(pairs, 0), logitsPerBlock);
+            NDArray loss = new DpoLoss(BETA, ALPHA).loss(m, all.get("0:" + pairs.size()), all.get(pairs.size() + ":"),
+                    reference, DpoLoss.chosenTokens(pairs)).lossSum();
+            out.add(loss.getDouble());
+            Autograd.backward(loss);
+        }
+        for (TrainableParameter p : set.parameters()) {
+            try (NDArray g = p.value().getGradient()) {
+                for (double v : g.toDoubleArray()) {
+                    out.add(v);
+                }
+            }
+        }
+        return out.stream().mapToDouble(Double::doubleValue).toArray();
+    }
+
     @Test
     void lossEqualsTheDefinitionOverTwoModelsPlainForwards() {
         Path checkpoint = TinyModels.write(dir, false);

@@ -11,7 +11,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** TRL's preference shapes are read; malformed lines fail with their line number. */
+/** TRL's preference shapes and OpenAI's DPO lines are read; malformed lines fail with their line number. */
 class PreferenceDatasetTest {
 
     @TempDir
@@ -38,6 +38,21 @@ class PreferenceDatasetTest {
         assertEquals("yellow", pairs.get(2).chosen().content());
     }
 
+    /** OpenAI's DPO fine-tuning lines: input.messages (tools ignored), preferred_output, non_preferred_output. */
+    @Test
+    void readsOpenAiDpoLines() throws Exception {
+        Path f = Files.writeString(dir.resolve("openai.jsonl"), String.join("\n",
+                "{\"input\": {\"messages\": [{\"role\": \"system\", \"content\": \"Be short.\"},"
+                        + " {\"role\": \"user\", \"content\": \"Sky?\"}], \"tools\": [], \"parallel_tool_calls\": true},"
+                        + " \"preferred_output\": [{\"role\": \"assistant\", \"content\": \"blue\"}],"
+                        + " \"non_preferred_output\": [{\"role\": \"assistant\", \"content\": \"cat\"}]}"));
+        List<PreferenceExample> pairs = PreferenceDataset.read(f);
+        assertEquals(1, pairs.size());
+        assertEquals(List.of(ChatMessage.system("Be short."), ChatMessage.user("Sky?")), pairs.get(0).prompt());
+        assertEquals(ChatMessage.assistant("blue"), pairs.get(0).chosen());
+        assertEquals(ChatMessage.assistant("cat"), pairs.get(0).rejected());
+    }
+
     @Test
     void malformedLinesNameTheirNumberAndTheFault() throws Exception {
         String good = "{\"prompt\": \"Sky?\", \"chosen\": \"blue\", \"rejected\": \"cat\"}";
@@ -49,7 +64,14 @@ class PreferenceDatasetTest {
                 new String[] {"{\"prompt\": \"q\", \"chosen\": [{\"role\": \"user\", \"content\": \"x\"}], \"rejected\": \"y\"}",
                         "chosen[0].role must be assistant"},
                 new String[] {"{\"prompt\": \"q\", \"chosen\": \"x\", \"rejected\": 3}", "\"rejected\" must be a string"},
-                new String[] {"not json", "not valid JSON"});
+                new String[] {"not json", "not valid JSON"},
+                new String[] {"{\"input\": {\"messages\": [{\"role\": \"user\", \"content\": \"q\"}]},"
+                        + " \"preferred_output\": [{\"role\": \"assistant\", \"content\": \"x\"}]}", "missing \"non_preferred_output\""},
+                new String[] {"{\"input\": [], \"preferred_output\": \"x\", \"non_preferred_output\": \"y\"}",
+                        "missing \"input\": {\"messages\""},
+                new String[] {"{\"input\": {\"messages\": [{\"role\": \"user\", \"content\": \"q\"}]},"
+                        + " \"preferred_output\": [{\"role\": \"assistant\", \"content\": \"x\"}, {\"role\": \"assistant\", \"content\": \"z\"}],"
+                        + " \"non_preferred_output\": \"y\"}", "\"preferred_output\" must hold exactly one assistant message"});
         for (String[] c : cases) {
             Path f = Files.writeString(dir.resolve("bad.jsonl"), good + "\n" + good + "\n" + c[0] + "\n");
             DatasetException e = assertThrows(DatasetException.class, () -> PreferenceDataset.read(f));

@@ -22,92 +22,132 @@ import java.util.SplittableRandom;
  * random model with SmolLM-135M's shape, fp32 on CPU, sequence length 256, loss on every token.
  *
  * <p>Model FLOPs utilisation = achieved training FLOP/s over the dense fp32 matmul FLOP/s that
- * libtorch reaches in this same run (best of square matmuls n = 1024, 1536, 2048). Training
- * FLOPs per token: 4 N for LoRA on a frozen base (forward 2 N, backward through activations
- * 2 N; frozen weights get no gradient), N = parameters of every linear layer including lm_head,
- * plus attention's score and value products, 3 x 4 T d per layer (forward and backward; the
- * whole T x T product is computed, so it is counted whole); the adapters' own FLOPs are not
- * counted. Goal: MFU >= 0.5. The last line is one JSON object.
+ * libtorch reaches in this same run: per step against short probes on either side of it
+ * ({@link StepClock}), and overall against the best of square matmuls n = 1024, 1536, 2048.
+ * Training FLOPs per token: 4 N for LoRA on a frozen base (forward 2 N, backward through
+ * activations 2 N; frozen weights get no gradient), N = parameters of every linear layer, lm_head
+ * counted on the labelled positions only (the others never reach it), plus attention's score and
+ * value products, 3 x 4 T d per layer (forward and backward; the whole T x T product is computed,
+ * so it is counted whole); the adapters' own FLOPs are not counted. Goal: MFU >= 0.5. The last
+ * line is one JSON object. {@link DpoBenchmark} shares this setup.
  */
 public final class TrainBenchmark {
-
+    static final int SEQ_LEN = 256;
 
     public static void main(String[] args) throws Exception {
-        int seqLen = 256;
         int batch = Integer.getInteger("bench.batch", 4);
         int steps = Integer.getInteger("bench.steps", 4);
         // A fresh process's first steps are several times slower (allocator and page-fault warm-up): not timed.
         int warmup = Integer.getInteger("bench.warmup", 3);
+        double peak = peak();
+        ModelConfig c = RandomModel.smolLm135mShape();
+        Path dir = randomModel(c);
+        try {
+            long linear = linearParameters(c);
+            System.out.printf(Locale.ROOT, "linear parameters N = %.1f M (lm_head included); %.0f MFLOP per trained token%n",
+                    linear / 1e6, trainFlops(c, 1, 1) / 1e6);
+            StepClock.Figures f = sft(dir, batch, steps, warmup, null);
+            double tokensPerSecond = (double) batch * SEQ_LEN * steps / f.seconds();
+            double mfuOverall = f.flopsPerSecond() / peak;
+            System.out.printf(Locale.ROOT, "LoRA r=16 training: %.1f tokens/s, %.1f GFLOP/s; MFU %.3f (median per step "
+                    + "against adjacent probes), %.3f against the up-front matmul figure (goal 0.5)%n",
+                    tokensPerSecond, f.flopsPerSecond() / 1e9, f.mfu(), mfuOverall);
+            System.out.printf(Locale.ROOT,
+                    "{\"bench\":\"train\",\"model\":\"random SmolLM-135M shape\",\"method\":\"lora r16 all linear\","
+                            + "\"seq_len\":%d,\"batch\":%d,\"timed_steps\":%d,\"tokens_per_s\":%.1f,\"train_gflops\":%.2f,"
+                            + "\"matmul_gflops\":%.2f,\"mfu\":%.4f,\"mfu_vs_upfront_matmul\":%.4f,\"goal\":0.5,\"ratio\":%.4f}%n",
+                    SEQ_LEN, batch, steps, tokensPerSecond, f.flopsPerSecond() / 1e9, peak / 1e9, f.mfu(), mfuOverall,
+                    f.mfu() / 0.5);
+        } finally {
+            Checkpoint.deleteTree(dir);
+        }
+    }
+
+    /** Prints the engine and the dense matmul FLOP/s of this run, and returns the latter. */
+    static double peak() {
         System.out.println("engine: " + Engine.getInstance().getEngineName() + " " + Engine.getInstance().getVersion());
         double peak = matmulFlops();
         System.out.printf(Locale.ROOT, "dense fp32 matmul: %.1f GFLOP/s (best of n = 1024, 1536, 2048)%n", peak / 1e9);
+        return peak;
+    }
 
-        ModelConfig c = RandomModel.smolLm135mShape();
+    /** A folder with random weights of shape {@code c}; the caller deletes it. */
+    static Path randomModel(ModelConfig c) throws java.io.IOException {
         Path dir = Files.createTempDirectory("forge-bench-train");
-        try {
-            RandomCheckpoint.write(dir, c, 1, 0.02);
-            long linear = linearParameters(c);
-            double attention = 12.0 * c.numHiddenLayers() * c.numAttentionHeads() * c.headDim() * seqLen;
-            double flopsPerToken = 4.0 * linear + attention;
-            System.out.printf(Locale.ROOT, "linear parameters N = %.1f M (lm_head included); %.0f MFLOP per trained token%n",
-                    linear / 1e6, flopsPerToken / 1e6);
-            try (CausalLm model = CausalLm.load(dir, Device.cpu(), DataType.FLOAT32)) {
-                TrainingConfig config = TrainingConfig.builder().lora(new TrainingConfig.LoraConfig(16, 32, 0.0, null))
-                        .learningRate(1e-4).schedule(TrainingConfig.Schedule.CONSTANT).warmupRatio(0)
-                        .microBatchSize(batch).maxSteps(steps + warmup).maxSeqLength(seqLen).assistantOnly(false)
-                        .evalInterval(0).saveInterval(0).build();
-                List<EncodedExample> data = new ArrayList<>();
-                SplittableRandom r = new SplittableRandom(5);
-                for (int i = 0; i < batch * (steps + warmup); i++) {
-                    int[] ids = new int[seqLen];
-                    boolean[] target = new boolean[seqLen];
-                    for (int t = 0; t < seqLen; t++) {
-                        ids[t] = r.nextInt(c.vocabSize());
-                        target[t] = t > 0;
-                    }
-                    data.add(new EncodedExample(ids, target));
+        RandomCheckpoint.write(dir, c, 1, 0.02);
+        return dir;
+    }
+
+    /**
+     * Model FLOPs of forward and backward over {@code tokens} tokens of sequences of {@link #SEQ_LEN},
+     * {@code headRows} of which go through lm_head (the labelled ones): 4 per frozen weight and row,
+     * plus attention's score and value products (3 x 4 T d per layer and token).
+     */
+    static double trainFlops(ModelConfig c, long tokens, long headRows) {
+        long head = (long) c.hiddenSize() * c.vocabSize();
+        return tokens * (4.0 * (linearParameters(c) - head) + 3 * attentionForwardFlops(c)) + headRows * 4.0 * head;
+    }
+
+    /** Model FLOPs of a forward alone (no graph): 2 per weight and row, attention's products once. */
+    static double forwardFlops(ModelConfig c, long tokens, long headRows) {
+        long head = (long) c.hiddenSize() * c.vocabSize();
+        return tokens * (2.0 * (linearParameters(c) - head) + attentionForwardFlops(c)) + headRows * 2.0 * head;
+    }
+
+    /** q.k and the weighted sum of values, 2 T d each per layer and token; the whole T x T product is computed. */
+    private static double attentionForwardFlops(ModelConfig c) {
+        return 4.0 * c.numHiddenLayers() * c.numAttentionHeads() * c.headDim() * SEQ_LEN;
+    }
+
+    /** LoRA r 16 (alpha 32, no dropout) on every linear layer, constant rate, no evaluation or checkpoints. */
+    static TrainingConfig.Builder lora(int microBatchSize, int steps) {
+        return TrainingConfig.builder().lora(new TrainingConfig.LoraConfig(16, 32, 0.0, null))
+                .learningRate(1e-4).schedule(TrainingConfig.Schedule.CONSTANT).warmupRatio(0)
+                .microBatchSize(microBatchSize).maxSteps(steps).maxSeqLength(SEQ_LEN).evalInterval(0).saveInterval(0);
+    }
+
+    /** Random token ids, {@code n} of them. */
+    static int[] randomIds(SplittableRandom r, ModelConfig c, int n) {
+        int[] ids = new int[n];
+        for (int t = 0; t < n; t++) {
+            ids[t] = r.nextInt(c.vocabSize());
+        }
+        return ids;
+    }
+
+    /**
+     * LoRA SFT on the model in {@code dir}: {@code batch} rows of random tokens a step, loss on every token.
+     *
+     * @param turn its turns with another run ({@link StepClock}); null when it runs alone
+     */
+    static StepClock.Figures sft(Path dir, int batch, int steps, int warmup, Turns.Party turn) {
+        try (CausalLm model = CausalLm.load(dir, Device.cpu(), DataType.FLOAT32)) {
+            ModelConfig c = model.config();
+            TrainingConfig config = lora(batch, steps + warmup).assistantOnly(false).build();
+            List<EncodedExample> data = new ArrayList<>();
+            SplittableRandom r = new SplittableRandom(5);
+            for (int i = 0; i < batch * (steps + warmup); i++) {
+                boolean[] target = new boolean[SEQ_LEN];
+                for (int t = 1; t < SEQ_LEN; t++) {
+                    target[t] = true;
                 }
-                Trainer trainer = new Trainer(model, config);
-                // This machine is shared: its speed drifts with other loads. A short matmul probe
-                // runs between steps, and each step is compared with the probes on either side.
-                List<Double> stepSeconds = new ArrayList<>();
-                List<Double> probes = new ArrayList<>(List.of(probe()));
-                long[] last = {System.nanoTime()};
-                double stepFlops = flopsPerToken * batch * seqLen;
-                trainer.train(new TrainingData(data, List.of(), null, null, 0), new TrainingListener() {
-                    @Override
-                    public void onStep(TrainingProgress p) {
-                        stepSeconds.add((System.nanoTime() - last[0]) / 1e9);
-                        probes.add(probe());
-                        int i = stepSeconds.size() - 1;
-                        double local = (probes.get(i) + probes.get(i + 1)) / 2;
-                        System.out.printf(Locale.ROOT, "step %d: loss %.3f, %.2f s, %.1f GFLOP/s, matmul probe %.1f GFLOP/s -> MFU %.3f%n",
-                                p.step(), p.loss(), stepSeconds.get(i), stepFlops / stepSeconds.get(i) / 1e9, local / 1e9,
-                                stepFlops / stepSeconds.get(i) / local);
-                        last[0] = System.nanoTime();
-                    }
-                }, null, null);
-                double timed = stepSeconds.subList(warmup, stepSeconds.size()).stream().mapToDouble(Double::doubleValue).sum();
-                double tokensPerSecond = (double) batch * seqLen * steps / timed;
-                double achieved = tokensPerSecond * flopsPerToken;
-                List<Double> perStep = new ArrayList<>();
-                for (int i = warmup; i < stepSeconds.size(); i++) {
-                    perStep.add(stepFlops / stepSeconds.get(i) / ((probes.get(i) + probes.get(i + 1)) / 2));
-                }
-                perStep.sort(null);
-                double mfu = perStep.get(perStep.size() / 2);
-                double mfuOverall = achieved / peak;
-                System.out.printf(Locale.ROOT, "LoRA r=16 training: %.1f tokens/s, %.1f GFLOP/s; MFU %.3f (median per step "
-                        + "against adjacent probes), %.3f against the up-front matmul figure (goal 0.5)%n",
-                        tokensPerSecond, achieved / 1e9, mfu, mfuOverall);
-                System.out.printf(Locale.ROOT,
-                        "{\"bench\":\"train\",\"model\":\"random SmolLM-135M shape\",\"method\":\"lora r16 all linear\","
-                                + "\"seq_len\":%d,\"batch\":%d,\"timed_steps\":%d,\"tokens_per_s\":%.1f,\"train_gflops\":%.2f,"
-                                + "\"matmul_gflops\":%.2f,\"mfu\":%.4f,\"mfu_vs_upfront_matmul\":%.4f,\"goal\":0.5,\"ratio\":%.4f}%n",
-                        seqLen, batch, steps, tokensPerSecond, achieved / 1e9, peak / 1e9, mfu, mfuOverall, mfu / 0.5);
+                data.add(new EncodedExample(randomIds(r, c, SEQ_LEN), target));
             }
-        } finally {
-            Checkpoint.deleteTree(dir);
+            // every position but each row's last predicts a target
+            StepClock clock = new StepClock("train", trainFlops(c, (long) batch * SEQ_LEN, (long) batch * (SEQ_LEN - 1)),
+                    warmup, turn);
+            Trainer trainer = new Trainer(model, config);
+            try {
+                if (turn != null) {
+                    turn.begin();
+                }
+                trainer.train(new TrainingData(data, List.of(), null, null, 0), clock.start(), null, null);
+            } finally {
+                if (turn != null) {
+                    turn.finish();
+                }
+            }
+            return clock.figures();
         }
     }
 
