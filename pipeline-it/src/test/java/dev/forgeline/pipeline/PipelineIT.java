@@ -12,6 +12,7 @@ import dev.forgeline.contracts.ModelCard;
 import dev.forgeline.contracts.RejectionSamplingRequest;
 import dev.forgeline.contracts.Topics;
 import dev.forgeline.contracts.TrainingRequest;
+import dev.forgeline.contracts.WeightedModel;
 import com.openai.client.OpenAIClient;
 import com.openai.client.okhttp.OpenAIOkHttpClient;
 import com.openai.core.JsonValue;
@@ -244,13 +245,14 @@ class PipelineIT {
     private static final Pattern FIRST_WORD = Pattern.compile("^\\W*(\\w+)");
 
     /**
-     * Rejection sampling with a verifier, through the gateway's batching, then SFT on the kept set:
+     * One post-training round from rejection sampling with a verifier, through the gateway's
+     * batching, then SFT on the kept set, DPO on the pairs, and the two models' average:
      * the task wants the name "Tom" after a story opening, which stories260k says sometimes but not
      * usually. The kept set holds only verified answers, the cards' counts equal the files', and the
-     * tuned model (approved through eval) says "Tom" on held-out openings more often than the base.
+     * round's model (approved through eval) says "Tom" on held-out openings more often than the base.
      */
     @Test
-    void rejectionSamplingWithAVerifierThenSftRaisesTheVerifiedAccuracy() throws Exception {
+    void aRoundFromRejectionSamplingWithAVerifierRaisesTheVerifiedAccuracy() throws Exception {
         Path prompts = work.resolve("naming-prompts.jsonl");
         List<String> lines = new ArrayList<>();
         for (String p : NAMING_PROMPTS) {
@@ -264,10 +266,16 @@ class PipelineIT {
                 .policy(new RejectionSamplingRequest.Policy("stories260k", null, null)) // the gateway of forge.datagen.policy.base-url
                 .numSamples(16).temperature(1.0).maxTokens(6).seed(7L).maxConcurrency(2)
                 .scorer(RejectionSamplingRequest.Scorer.exactMatch(FIRST_WORD.pattern())).threshold(1.0).testFraction(0.1)
-                .then(List.of("train", "eval", "deploy"))
+                .then(List.of("train"))
                 .train(TrainingRequest.builder(null).baseModel("stories260k").lora(new TrainingRequest.LoraSettings(8, 16.0, 0.0, null))
                         .learningRate(5e-3).maxSteps(40).microBatchSize(8).maxSeqLength(64).saveInterval(0).evalInterval(0)
-                        .eval(eval).build())
+                        .then(List.of("train"))
+                        .train(TrainingRequest.builder(null).method(TrainingRequest.Method.DPO).maxSteps(10).microBatchSize(4)
+                                .maxSeqLength(64).saveInterval(0).evalInterval(0).then(List.of("train"))
+                                .train(TrainingRequest.builder(null).method(TrainingRequest.Method.AVERAGE)
+                                        .then(List.of("eval", "deploy")).eval(eval).build())
+                                .build())
+                        .build())
                 .build();
         awaitGateway();
         TopicRecords.send(broker.bootstrapServers(), Topics.REJECTION_SAMPLING_REQUESTS, jobId, request);
@@ -294,8 +302,13 @@ class PipelineIT {
         assertEquals(NAMING_PROMPTS.size() * 16L, ((Number) sft.stats().get("samples")).longValue());
         assertTrue(kept.size() >= 8, "enough verified answers to learn from: " + sft.stats());
 
-        ModelCard tuned = awaitCard("ft-" + jobId + "-train", c -> c.status() != ModelCard.Status.CANDIDATE);
+        // one round: SFT on the kept set, DPO on the pairs from the SFT model, their average, evaluated and served
+        ModelCard tuned = awaitCard("ft-" + jobId + "-train-dpo-average", c -> c.status() != ModelCard.Status.CANDIDATE);
         assertEquals(ModelCard.Status.APPROVED, tuned.status(), () -> "card: " + tuned.eval());
+        ModelCard dpo = awaitCard("ft-" + jobId + "-train-dpo", c -> true);
+        assertEquals(jobId + "-pref", dpo.datasetId());
+        assertEquals("ft-" + jobId + "-train", dpo.baseModel());
+        assertEquals(List.of("ft-" + jobId + "-train", dpo.id()), tuned.parents().stream().map(WeightedModel::model).toList());
         awaitServed(tuned.id(), chatBody(tuned.id(), HELD_OUT_PROMPTS.get(0), 1));
         double base = verifiedAccuracy("stories260k");
         double after = verifiedAccuracy(tuned.id());
