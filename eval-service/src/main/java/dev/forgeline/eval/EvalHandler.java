@@ -13,7 +13,11 @@ import dev.forgeline.engine.tokenizer.ChatTemplateException;
 import dev.forgeline.engine.tokenizer.Tokenizer;
 import dev.forgeline.engine.train.ChatDataset;
 import dev.forgeline.engine.train.ChatExample;
+import dev.forgeline.contracts.PreferenceLine;
 import dev.forgeline.engine.train.HeldOutLoss;
+import dev.forgeline.engine.train.HeldOutPreferences;
+import dev.forgeline.engine.train.PreferenceDataset;
+import dev.forgeline.engine.train.PreferenceExample;
 import dev.forgeline.jobs.ArtifactStore;
 import dev.forgeline.jobs.JobContext;
 import dev.forgeline.jobs.JobHandler;
@@ -25,6 +29,8 @@ import jakarta.enterprise.context.ApplicationScoped;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -83,7 +89,7 @@ public class EvalHandler implements JobHandler<EvalRequest> {
         ModelSources.ModelSource model = models.resolve("model", r.model());
         ModelSources.ModelSource base = r.baseModel() == null ? null : models.resolve("base_model", r.baseModel());
         List<Question> questions = r.dataset() == null ? List.of() : questions(r);
-        List<ChatExample> heldOut = r.heldOutDataset() == null ? null : heldOut(r.heldOutDataset());
+        HeldOutSet heldOut = r.heldOutDataset() == null ? null : heldOut(r.heldOutDataset());
         if (r.mode() == EvalRequest.Mode.GENERATE) {
             template(model);
             if (base != null) template(base);
@@ -94,9 +100,11 @@ public class EvalHandler implements JobHandler<EvalRequest> {
         ModelRun tuned = evaluate(model, r, questions, heldOut, progress);
         ModelRun reference = base == null ? null : evaluate(base, r, questions, heldOut, progress);
 
+        Double rewardAccuracy = tuned.heldOutPairs() == null || reference == null ? null
+                : tuned.heldOutPairs().rewardAccuracy(reference.heldOutPairs());
         GateVerdict verdict = GateVerdict.judge(r.gate(), new GateVerdict.Measured(tuned.micro(),
                 reference == null ? null : reference.micro(), tuned.heldOutLoss(),
-                reference == null ? null : reference.heldOutLoss()));
+                reference == null ? null : reference.heldOutLoss(), rewardAccuracy));
         Map<String, Object> comparison = reference == null || questions.isEmpty() ? null : compare(tuned, reference);
         String dir = "evals/" + ctx.jobId() + "/";
         writeItems(dir + "items.jsonl", tuned);
@@ -104,6 +112,7 @@ public class EvalHandler implements JobHandler<EvalRequest> {
         ModelCard.Status status = card.map(c -> !verdict.passed() ? ModelCard.Status.REJECTED
                 : r.then().contains("deploy") ? ModelCard.Status.APPROVED : c.status()).orElse(null);
         Map<String, Object> report = report(ctx.jobId(), r, tuned, reference, comparison, verdict, status);
+        if (rewardAccuracy != null) report.put("held_out_reward_accuracy", rewardAccuracy);
         store.write(dir + REPORT, ContractsJson.write(report).getBytes(StandardCharsets.UTF_8));
         String reportUri = store.uri(dir + REPORT).toString();
 
@@ -112,9 +121,11 @@ public class EvalHandler implements JobHandler<EvalRequest> {
         if (tuned.micro() != null) result = result.withMetric("accuracy", tuned.micro());
         if (reference != null && reference.micro() != null) result = result.withMetric("base_accuracy", reference.micro());
         if (tuned.heldOutLoss() != null) result = result.withMetric("held_out_loss", tuned.heldOutLoss());
+        if (rewardAccuracy != null) result = result.withMetric("held_out_reward_accuracy", rewardAccuracy);
         if (card.isPresent()) {
             ModelCard updated = card.get().withStatus(status,
-                    cardSummary(card.get().eval(), ctx.jobId(), r, tuned, reference, comparison, verdict, reportUri));
+                    cardSummary(card.get().eval(), ctx.jobId(), r, tuned, reference, comparison, verdict, reportUri,
+                            rewardAccuracy));
             writeCard(updated);
             ctx.publish(Topics.MODELS, updated.id(), updated).get();
             result = result.withOutput("model_status", status.name().toLowerCase(java.util.Locale.ROOT));
@@ -152,13 +163,29 @@ public class EvalHandler implements JobHandler<EvalRequest> {
         return out;
     }
 
-    private List<ChatExample> heldOut(String reference) {
+    /** A held-out set: a chat set's examples or a preference set's pairs. */
+    private record HeldOutSet(List<ChatExample> chats, List<PreferenceExample> pairs) {}
+
+    /** The dataset's test split; a preference set when its first line reads as a pair, as the gateway tells uploads apart. */
+    private HeldOutSet heldOut(String reference) throws IOException {
         DatasetSources.Dataset d = datasets.resolve(reference);
         if (d.heldOut() == null) {
             throw new IllegalArgumentException("held_out_dataset '" + reference + "' has no " + DatasetSources.TEST
                     + " (its test split)");
         }
-        return ChatDataset.read(d.heldOut());
+        return isPreferenceSet(d.heldOut()) ? new HeldOutSet(null, PreferenceDataset.read(d.heldOut()))
+                : new HeldOutSet(ChatDataset.read(d.heldOut()), null);
+    }
+
+    private static boolean isPreferenceSet(Path file) throws IOException {
+        try (var lines = Files.lines(file, StandardCharsets.UTF_8)) {
+            Optional<String> first = lines.filter(l -> !l.isBlank()).findFirst();
+            if (first.isEmpty()) return false;
+            PreferenceLine.parse(first.get());
+            return true;
+        } catch (PreferenceLine.Invalid e) {
+            return false;
+        }
     }
 
     private static ChatTemplate template(ModelSources.ModelSource model) {
@@ -171,7 +198,7 @@ public class EvalHandler implements JobHandler<EvalRequest> {
     }
 
     private ModelRun evaluate(ModelSources.ModelSource source, EvalRequest r, List<Question> questions,
-            List<ChatExample> heldOut, JobProgress progress) {
+            HeldOutSet heldOut, JobProgress progress) {
         ComputeTarget target = ComputeTarget.parse(config.device(), "float32");
         try (LoadedModel loaded = LoadedModel.load(source.dir(), target); Tokenizer tokenizer = Tokenizer.load(source.dir())) {
             long started = System.nanoTime();
@@ -185,9 +212,12 @@ public class EvalHandler implements JobHandler<EvalRequest> {
                                 .score(questions, r.numFewshot(), progress::itemsDone);
             }
             double seconds = (System.nanoTime() - started) / 1e9;
-            HeldOutLoss.Result loss = heldOut == null ? null : HeldOutLoss.of(loaded.model(), tokenizer, template(source),
-                    heldOut, Math.min(HELD_OUT_MAX_TOKENS, loaded.config().maxPositionEmbeddings()), 8);
-            return new ModelRun(source.reference(), r.numFewshot(), items, seconds, loss);
+            int maxTokens = Math.min(HELD_OUT_MAX_TOKENS, loaded.config().maxPositionEmbeddings());
+            HeldOutLoss.Result loss = heldOut == null || heldOut.chats() == null ? null
+                    : HeldOutLoss.of(loaded.model(), tokenizer, template(source), heldOut.chats(), maxTokens, 8);
+            HeldOutPreferences.Result pairs = heldOut == null || heldOut.pairs() == null ? null
+                    : HeldOutPreferences.of(loaded.model(), tokenizer, template(source), heldOut.pairs(), maxTokens, 4);
+            return new ModelRun(source.reference(), r.numFewshot(), items, seconds, loss, pairs);
         }
     }
 
@@ -232,7 +262,7 @@ public class EvalHandler implements JobHandler<EvalRequest> {
 
     /** The card's eval section: what training put there, overwritten by this evaluation's figures. */
     private static Map<String, Object> cardSummary(Map<String, Object> previous, String jobId, EvalRequest r, ModelRun tuned,
-            ModelRun base, Map<String, Object> comparison, GateVerdict verdict, String reportUri) {
+            ModelRun base, Map<String, Object> comparison, GateVerdict verdict, String reportUri, Double rewardAccuracy) {
         Map<String, Object> e = new LinkedHashMap<>(previous);
         e.put("eval_job_id", jobId);
         e.put("report_uri", reportUri);
@@ -251,11 +281,12 @@ public class EvalHandler implements JobHandler<EvalRequest> {
             e.put("accuracy_diff_95ci", comparison.get("bootstrap_95"));
             e.put("mcnemar_exact_p", comparison.get("mcnemar_exact_p"));
         }
-        if (tuned.heldOut() != null) {
-            e.put("held_out_loss", tuned.heldOut().loss());
-            e.put("held_out_perplexity", tuned.heldOut().perplexity());
+        if (tuned.heldOutLoss() != null) {
+            e.put("held_out_loss", tuned.heldOutLoss());
+            e.put("held_out_perplexity", Math.exp(tuned.heldOutLoss()));
         }
-        if (base != null && base.heldOut() != null) e.put("base_held_out_loss", base.heldOut().loss());
+        if (base != null && base.heldOutLoss() != null) e.put("base_held_out_loss", base.heldOutLoss());
+        if (rewardAccuracy != null) e.put("held_out_reward_accuracy", rewardAccuracy);
         e.put("gate", verdict.passed() ? "passed" : "failed");
         e.put("gate_reason", verdict.reason());
         return e;

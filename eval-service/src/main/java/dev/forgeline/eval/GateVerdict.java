@@ -17,8 +17,18 @@ import java.util.Map;
  */
 record GateVerdict(boolean passed, String reason, List<Map<String, Object>> checks) {
 
-    /** The numbers the gate reads; any may be null when not measured. */
-    record Measured(Double accuracy, Double baseAccuracy, Double heldOutLoss, Double baseHeldOutLoss) {}
+    /**
+     * The numbers the gate reads; any may be null when not measured.
+     *
+     * @param heldOutRewardAccuracy a held-out preference set only: the share of pairs whose DPO margin
+     *                              against the base is positive
+     */
+    record Measured(Double accuracy, Double baseAccuracy, Double heldOutLoss, Double baseHeldOutLoss,
+            Double heldOutRewardAccuracy) {
+        Measured(Double accuracy, Double baseAccuracy, Double heldOutLoss, Double baseHeldOutLoss) {
+            this(accuracy, baseAccuracy, heldOutLoss, baseHeldOutLoss, null);
+        }
+    }
 
     static GateVerdict judge(EvalRequest.Gate gate, Measured m) {
         List<Map<String, Object>> checks = new ArrayList<>();
@@ -34,7 +44,14 @@ record GateVerdict(boolean passed, String reason, List<Map<String, Object>> chec
             record(checks, passed, failed, "accuracy_drop", drop <= gate.maxAccuracyDrop() + 1e-12, drop,
                     gate.maxAccuracyDrop(), text);
         }
-        if (gate.heldOutMustBeatBase()) {
+        if (gate.heldOutMustBeatBase() && m.heldOutRewardAccuracy() != null) {
+            // preferences: beating the base is moving most pairs towards their chosen reply, not the chosen loss,
+            // which DPO may raise while it widens the margin
+            String text = String.format(Locale.ROOT, "held-out reward accuracy %.4f against the base (more than 0.5 needed)",
+                    m.heldOutRewardAccuracy());
+            record(checks, passed, failed, "held_out_beats_base", m.heldOutRewardAccuracy() > 0.5, m.heldOutRewardAccuracy(),
+                    0.5, text);
+        } else if (gate.heldOutMustBeatBase()) {
             if (m.heldOutLoss() == null || m.baseHeldOutLoss() == null) {
                 checks.add(check("held_out_beats_base", "skipped", null, m.baseHeldOutLoss(),
                         m.heldOutLoss() == null ? "no held-out set" : "no base model"));

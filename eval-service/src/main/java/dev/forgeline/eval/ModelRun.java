@@ -1,6 +1,7 @@
 package dev.forgeline.eval;
 
 import dev.forgeline.engine.train.HeldOutLoss;
+import dev.forgeline.engine.train.HeldOutPreferences;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -10,10 +11,12 @@ import java.util.Map;
 /**
  * What one model scored: its items (in question order) and its held-out loss.
  *
- * @param shots   shots the request asked for
- * @param heldOut null without a held-out set
+ * @param shots        shots the request asked for
+ * @param heldOut      a held-out chat set's loss; null without one
+ * @param heldOutPairs a held-out preference set's log-probs; null without one
  */
-record ModelRun(String model, int shots, List<ItemResult> items, double seconds, HeldOutLoss.Result heldOut) {
+record ModelRun(String model, int shots, List<ItemResult> items, double seconds, HeldOutLoss.Result heldOut,
+        HeldOutPreferences.Result heldOutPairs) {
 
     Accuracy.Summary accuracy() {
         return Accuracy.of(bySubject(items, false));
@@ -23,8 +26,10 @@ record ModelRun(String model, int shots, List<ItemResult> items, double seconds,
         return items.isEmpty() ? null : accuracy().micro().accuracy();
     }
 
+    /** The chat set's loss per target token, or a preference set's on its chosen replies. */
     Double heldOutLoss() {
-        return heldOut == null ? null : heldOut.loss();
+        if (heldOut != null) return heldOut.loss();
+        return heldOutPairs == null ? null : Double.valueOf(heldOutPairs.chosenLoss());
     }
 
     boolean[] correct() {
@@ -74,6 +79,12 @@ record ModelRun(String model, int shots, List<ItemResult> items, double seconds,
             m.put("held_out", Map.of("loss", heldOut.loss(), "perplexity", heldOut.perplexity(),
                     "target_tokens", heldOut.targetTokens(), "examples", heldOut.stats().kept(),
                     "truncated", heldOut.stats().truncated(), "dropped", heldOut.stats().dropped()));
+        }
+        if (heldOutPairs != null) {
+            m.put("held_out", Map.of("loss", heldOutPairs.chosenLoss(), "loss_on", "chosen replies",
+                    "chosen_tokens", heldOutPairs.chosenTokens(), "pairs", heldOutPairs.stats().kept(),
+                    "pairwise_accuracy", heldOutPairs.pairwiseAccuracy(),
+                    "truncated", heldOutPairs.stats().truncated(), "dropped", heldOutPairs.stats().dropped()));
         }
         return m;
     }

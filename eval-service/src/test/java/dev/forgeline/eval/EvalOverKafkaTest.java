@@ -134,6 +134,31 @@ class EvalOverKafkaTest {
         assertEquals("passed", approved.eval().get("gate"));
     }
 
+    /** A DPO model's held-out set is a preference set: the gate asks whether most pairs moved towards the chosen reply. */
+    @Test
+    void onAPreferenceHeldOutSetACandidateEqualToItsBaseMovesNoPairAndIsRejected() throws Exception {
+        String model = candidate(true);
+        Path set = Files.createTempDirectory("forge-eval-pairs-");
+        String pair = "{\"prompt\":\"Once upon a time\",\"chosen\":\"there was a girl named Lily.\",\"rejected\":\"the end.\"}";
+        Files.write(set.resolve("train.jsonl"), List.of(pair));
+        Files.write(set.resolve("test.jsonl"), List.of(pair, pair.replace("Lily", "Tom"), pair.replace("the end", "a dog")));
+        String job = "eval-pairs-" + UUID.randomUUID();
+        send(request(job, model, null, List.of("astronomy"), 0, null, set.toUri().toString()));
+        JobStatus done = awaitStatus(job);
+        assertEquals(JobState.SUCCEEDED, done.state(), () -> "error: " + done.error());
+        ModelCard rejected = awaitCard(model, c -> job.equals(c.eval().get("eval_job_id")));
+        assertEquals(ModelCard.Status.REJECTED, rejected.status());
+        assertEquals(0.0, ((Number) rejected.eval().get("held_out_reward_accuracy")).doubleValue());
+        assertTrue(String.valueOf(rejected.eval().get("gate_reason")).contains("held-out reward accuracy 0.0000"), "" + rejected.eval());
+
+        JsonNode report = ContractsJson.mapper().readTree(store().resolve("evals").resolve(job).resolve("report.json").toFile());
+        JsonNode heldOut = report.get("model").get("held_out");
+        assertEquals(3, heldOut.get("pairs").asInt());
+        assertEquals("chosen replies", heldOut.get("loss_on").asText());
+        assertTrue(heldOut.get("loss").asDouble() > 0 && heldOut.get("chosen_tokens").asInt() > 3, "" + heldOut);
+        assertEquals(heldOut.get("pairwise_accuracy").asDouble(), report.get("base").get("held_out").get("pairwise_accuracy").asDouble());
+    }
+
     @Test
     void generateModeAnswersWithTheChatTemplate() throws Exception {
         String model = candidate(true);

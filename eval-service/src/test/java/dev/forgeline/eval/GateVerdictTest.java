@@ -30,6 +30,16 @@ class GateVerdictTest {
     }
 
     @Test
+    void onAPreferenceSetBeatingTheBaseMeansMostPairsMovedTowardsTheChosenReply() {
+        // the chosen replies' loss rose, as DPO may make it, and the model still beats its base
+        GateVerdict moved = GateVerdict.judge(DEFAULTS, new GateVerdict.Measured(0.25, 0.26, 1.3, 1.2, 0.75));
+        assertTrue(moved.passed(), moved.reason());
+        assertTrue(moved.reason().contains("held-out reward accuracy 0.7500"), moved.reason());
+        GateVerdict half = GateVerdict.judge(DEFAULTS, new GateVerdict.Measured(0.25, 0.26, 1.0, 1.2, 0.5));
+        assertFalse(half.passed(), "half the pairs is not better than the base");
+    }
+
+    @Test
     void comparisonsWithoutTheirNumbersAreSkippedAbsoluteThresholdsWithoutThemFail() {
         GateVerdict noBase = GateVerdict.judge(DEFAULTS, new GateVerdict.Measured(0.3, null, 1.0, null));
         assertTrue(noBase.passed());

@@ -253,8 +253,19 @@ class Stories260kDpoTest {
         assertTrue(accuracy >= 0.9, "held-out preference accuracy " + accuracy);
         assertEquals(0.0, card.get("eval").get("base_held_out_preference_accuracy").asDouble(), "fresh adapters: margins 0");
         assertTrue(Files.isRegularFile(out.resolve("adapter").resolve("adapter_model.safetensors")));
-        try (CausalLm reloaded = CausalLm.load(out, Device.cpu(), DataType.FLOAT32)) {
+        List<PreferenceExample> heldOut = PreferenceDataset.read(testFile);
+        try (CausalLm reloaded = CausalLm.load(out, Device.cpu(), DataType.FLOAT32);
+                CausalLm original = CausalLm.load(base, Device.cpu(), DataType.FLOAT32)) {
             assertFalse(reloaded.hasAdapters());
+            // what an eval of the merged model against its base measures: the trainer's figure, up to
+            // pairs whose margin float32 rounding may flip
+            HeldOutPreferences.Result tuned = HeldOutPreferences.of(reloaded, tokenizer, template, heldOut, 512, 4);
+            HeldOutPreferences.Result before = HeldOutPreferences.of(original, tokenizer, template, heldOut, 512, 4);
+            assertEquals(16, tuned.logProbs().size());
+            assertEquals(accuracy, tuned.rewardAccuracy(before), 1.0 / 16 + 1e-9);
+            assertEquals(0.0, before.rewardAccuracy(before), "a model against itself moves no pair");
+            assertTrue(tuned.pairwiseAccuracy() > before.pairwiseAccuracy(),
+                    "pairwise " + tuned.pairwiseAccuracy() + " against the base's " + before.pairwiseAccuracy());
         }
     }
 
