@@ -32,6 +32,8 @@ import dev.forgeline.kafka.TopicRecords;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.ParameterizedTest;
 
 import java.net.ServerSocket;
 import java.net.URI;
@@ -245,33 +247,37 @@ class PipelineIT {
     private static final Pattern FIRST_WORD = Pattern.compile("^\\W*(\\w+)");
 
     /**
-     * One post-training round from rejection sampling with a verifier, through the gateway's
-     * batching, then SFT on the kept set, DPO on the pairs, and the two models' average:
-     * the task wants the name "Tom" after a story opening, which stories260k says sometimes but not
-     * usually. The kept set holds only verified answers, the cards' counts equal the files', and the
-     * round's model (approved through eval) says "Tom" on held-out openings more often than the base.
+     * Rejection sampling with a verifier, through the gateway's batching, then SFT on the kept set
+     * alone, or one post-training round (SFT, DPO on the pairs from the SFT model, the two models'
+     * average): the task wants the name "Tom" after a story opening, which stories260k says
+     * sometimes but not usually. The kept set holds only verified answers, the cards' counts equal
+     * the files', and the model the chain ends with (approved through eval) says "Tom" on held-out
+     * openings more often than the base.
      */
-    @Test
-    void aRoundFromRejectionSamplingWithAVerifierRaisesTheVerifiedAccuracy() throws Exception {
-        Path prompts = work.resolve("naming-prompts.jsonl");
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"sft", "round"})
+    void rejectionSamplingWithAVerifierThenTrainingRaisesTheVerifiedAccuracy(String chain) throws Exception {
+        Path prompts = work.resolve("naming-prompts-" + chain + ".jsonl");
         List<String> lines = new ArrayList<>();
         for (String p : NAMING_PROMPTS) {
             lines.add(ContractsJson.write(Map.of("prompt", p, "reference", "Tom")));
         }
         Files.write(prompts, lines);
-        String jobId = "pipeline-rs-" + System.currentTimeMillis();
+        String jobId = "pipeline-rs-" + chain + "-" + System.currentTimeMillis();
         EvalSettings eval = new EvalSettings(SharedData.root().resolve("datasets/mmlu").toString(),
                 List.of("astronomy"), 0, 10, null, null, new EvalRequest.Gate(1.0, false, null, null));
+        boolean round = chain.equals("round");
+        TrainingRequest.Builder sft = TrainingRequest.builder(null).baseModel("stories260k")
+                .lora(new TrainingRequest.LoraSettings(8, 16.0, 0.0, null))
+                .learningRate(5e-3).maxSteps(40).microBatchSize(8).maxSeqLength(64).saveInterval(0).evalInterval(0);
         RejectionSamplingRequest request = RejectionSamplingRequest.builder(jobId).prompts(prompts.toString())
                 .policy(new RejectionSamplingRequest.Policy("stories260k", null, null)) // the gateway of forge.datagen.policy.base-url
                 .numSamples(16).temperature(1.0).maxTokens(6).seed(7L).maxConcurrency(2)
                 .scorer(RejectionSamplingRequest.Scorer.exactMatch(FIRST_WORD.pattern())).threshold(1.0).testFraction(0.1)
                 .then(List.of("train"))
-                .train(TrainingRequest.builder(null).baseModel("stories260k").lora(new TrainingRequest.LoraSettings(8, 16.0, 0.0, null))
-                        .learningRate(5e-3).maxSteps(40).microBatchSize(8).maxSeqLength(64).saveInterval(0).evalInterval(0)
-                        .then(List.of("train"))
-                        .train(TrainingRequest.builder(null).method(TrainingRequest.Method.DPO).maxSteps(10).microBatchSize(4)
-                                .maxSeqLength(64).saveInterval(0).evalInterval(0).then(List.of("train"))
+                .train(sft.then(round ? List.of("train") : List.of("eval", "deploy")).eval(round ? null : eval)
+                        .train(!round ? null : TrainingRequest.builder(null).method(TrainingRequest.Method.DPO).maxSteps(10)
+                                .microBatchSize(4).maxSeqLength(64).saveInterval(0).evalInterval(0).then(List.of("train"))
                                 .train(TrainingRequest.builder(null).method(TrainingRequest.Method.AVERAGE)
                                         .then(List.of("eval", "deploy")).eval(eval).build())
                                 .build())
@@ -291,29 +297,31 @@ class PipelineIT {
             }
         }
         assertTrue(kept.stream().allMatch(a -> "Tom".equals(firstWord(a))), "only verified answers kept: " + kept);
-        DatasetCard sft = ContractsJson.read(Files.readString(artifacts.resolve(jobId + "-sft/card.json")), DatasetCard.class);
+        DatasetCard kepts = ContractsJson.read(Files.readString(artifacts.resolve(jobId + "-sft/card.json")), DatasetCard.class);
         DatasetCard pref = ContractsJson.read(Files.readString(artifacts.resolve(jobId + "-pref/card.json")), DatasetCard.class);
-        assertEquals(kept.size(), ((Number) sft.stats().get("kept")).intValue());
-        assertEquals(kept.size(), sft.trainExamples() + sft.testExamples());
-        assertEquals(Files.readAllLines(artifacts.resolve(jobId + "-sft/train.jsonl")).size(), sft.trainExamples());
+        assertEquals(kept.size(), ((Number) kepts.stats().get("kept")).intValue());
+        assertEquals(kept.size(), kepts.trainExamples() + kepts.testExamples());
+        assertEquals(Files.readAllLines(artifacts.resolve(jobId + "-sft/train.jsonl")).size(), kepts.trainExamples());
         int pairs = Files.readAllLines(artifacts.resolve(jobId + "-pref/train.jsonl")).size()
                 + Files.readAllLines(artifacts.resolve(jobId + "-pref/test.jsonl")).size();
         assertEquals(pairs, ((Number) pref.stats().get("pairs")).intValue());
-        assertEquals(NAMING_PROMPTS.size() * 16L, ((Number) sft.stats().get("samples")).longValue());
-        assertTrue(kept.size() >= 8, "enough verified answers to learn from: " + sft.stats());
+        assertEquals(NAMING_PROMPTS.size() * 16L, ((Number) kepts.stats().get("samples")).longValue());
+        assertTrue(kept.size() >= 8, "enough verified answers to learn from: " + kepts.stats());
 
-        // one round: SFT on the kept set, DPO on the pairs from the SFT model, their average, evaluated and served
-        ModelCard tuned = awaitCard("ft-" + jobId + "-train-dpo-average", c -> c.status() != ModelCard.Status.CANDIDATE);
+        String last = "ft-" + jobId + (round ? "-train-dpo-average" : "-train");
+        ModelCard tuned = awaitCard(last, c -> c.status() != ModelCard.Status.CANDIDATE);
         assertEquals(ModelCard.Status.APPROVED, tuned.status(), () -> "card: " + tuned.eval());
-        ModelCard dpo = awaitCard("ft-" + jobId + "-train-dpo", c -> true);
-        assertEquals(jobId + "-pref", dpo.datasetId());
-        assertEquals("ft-" + jobId + "-train", dpo.baseModel());
-        assertEquals(List.of("ft-" + jobId + "-train", dpo.id()), tuned.parents().stream().map(WeightedModel::model).toList());
+        if (round) { // DPO trained on the pairs from the SFT model; the average's parents are the two
+            ModelCard dpo = awaitCard("ft-" + jobId + "-train-dpo", c -> true);
+            assertEquals(jobId + "-pref", dpo.datasetId());
+            assertEquals("ft-" + jobId + "-train", dpo.baseModel());
+            assertEquals(List.of("ft-" + jobId + "-train", dpo.id()), tuned.parents().stream().map(WeightedModel::model).toList());
+        }
         awaitServed(tuned.id(), chatBody(tuned.id(), HELD_OUT_PROMPTS.get(0), 1));
         double base = verifiedAccuracy("stories260k");
         double after = verifiedAccuracy(tuned.id());
-        System.out.printf("rejection sampling: pass rate %s, kept %d of %d prompts; held-out accuracy base %.3f, tuned %.3f%n",
-                sft.stats().get("pass_rate"), kept.size(), NAMING_PROMPTS.size(), base, after);
+        System.out.printf("rejection sampling then " + chain + ": pass rate %s, kept %d of %d prompts; held-out accuracy base %.3f, tuned %.3f%n",
+                kepts.stats().get("pass_rate"), kept.size(), NAMING_PROMPTS.size(), base, after);
         assertTrue(after >= base + 0.15, "tuned " + after + " against base " + base);
     }
 
