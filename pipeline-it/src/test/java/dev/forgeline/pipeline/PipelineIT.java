@@ -26,6 +26,8 @@ import com.openai.models.finetuning.jobs.FineTuningJob;
 import com.openai.models.finetuning.jobs.FineTuningJobEvent;
 import com.openai.models.finetuning.jobs.JobCreateParams;
 import com.openai.models.finetuning.jobs.checkpoints.FineTuningJobCheckpoint;
+import com.openai.models.finetuning.methods.DpoHyperparameters;
+import com.openai.models.finetuning.methods.DpoMethod;
 import dev.forgeline.engine.SharedData;
 import dev.forgeline.kafka.EmbeddedKafka;
 import dev.forgeline.kafka.TopicRecords;
@@ -227,6 +229,58 @@ class PipelineIT {
                 .addUserMessage("Fruit for red?").maxCompletionTokens(8).temperature(0.0).build());
         assertEquals(model, answer.model());
         assertTrue(answer.choices().get(0).message().content().isPresent());
+    }
+
+    /**
+     * DPO as OpenAI's SDK asks for it: files of OpenAI's preference lines, {@code method.type dpo}
+     * with beta. The chained eval scores the validation pairs against the base, and the gate
+     * approves the model when most pairs moved towards the chosen reply.
+     */
+    @Test
+    void openAiSdkRunsADpoJobThroughTheGateway() throws Exception {
+        OpenAIClient client = OpenAIOkHttpClient.builder().baseUrl("http://127.0.0.1:" + gatewayPort + "/v1")
+                .apiKey("unused-in-local-mode").maxRetries(3).build();
+        Path dir = Files.createDirectories(work.resolve("sdk-dpo"));
+        List<String> colours = List.of("red", "blue", "green", "yellow", "pink", "brown", "purple", "orange");
+        List<String> animals = List.of("dog", "cat", "bird", "fish", "frog", "bear", "duck", "lion");
+        java.util.function.IntFunction<String> pair = i -> ContractsJson.write(Map.of(
+                "input", Map.of("messages", List.of(Map.of("role", "user", "content", "What does Lily like best? (#" + i + ")"))),
+                "preferred_output", List.of(Map.of("role", "assistant", "content", colours.get(i % 8))),
+                "non_preferred_output", List.of(Map.of("role", "assistant", "content", animals.get((i * 3) % 8)))));
+        Path train = Files.write(dir.resolve("train.jsonl"), java.util.stream.IntStream.range(0, 48).mapToObj(pair).toList());
+        Path validation = Files.write(dir.resolve("validation.jsonl"), java.util.stream.IntStream.range(100, 108).mapToObj(pair).toList());
+        awaitGateway();
+        FileObject trainFile = client.files().create(FileCreateParams.builder().file(train).purpose(FilePurpose.FINE_TUNE).build());
+        FileObject validationFile = client.files().create(FileCreateParams.builder().file(validation)
+                .purpose(FilePurpose.FINE_TUNE).build());
+
+        FineTuningJob created = client.fineTuning().jobs().create(JobCreateParams.builder().model("stories260k")
+                .trainingFile(trainFile.id()).validationFile(validationFile.id()).suffix("colours")
+                .method(JobCreateParams.Method.builder().type(JobCreateParams.Method.Type.DPO)
+                        .dpo(DpoMethod.builder().hyperparameters(DpoHyperparameters.builder().beta(0.1).nEpochs(4L)
+                                .learningRateMultiplier(10.0).build()).build())
+                        .build())
+                .build());
+        String id = created.id();
+        FineTuningJob job = created;
+        long deadline = System.nanoTime() + TIMEOUT.toNanos();
+        while (!List.of("succeeded", "failed", "cancelled").contains(job.status().asString()) && System.nanoTime() < deadline) {
+            Thread.sleep(1000);
+            job = client.fineTuning().jobs().retrieve(id);
+        }
+        FineTuningJob done = job;
+        assertEquals(FineTuningJob.Status.SUCCEEDED, done.status(), () -> "job " + id + ": " + done.error()
+                + " (see target/pipeline-it/*.log)");
+        assertEquals(0.1, done.method().orElseThrow().dpo().orElseThrow().hyperparameters().orElseThrow().beta()
+                .orElseThrow().asNumber());
+        String model = done.fineTunedModel().orElseThrow();
+        ModelCard card = awaitCard(model, c -> c.status() == ModelCard.Status.APPROVED);
+        assertEquals("dpo", String.valueOf(card.hyperparameters().get("objective")));
+        double rewardAccuracy = ((Number) card.eval().get("held_out_reward_accuracy")).doubleValue();
+        assertTrue(rewardAccuracy > 0.5, "held-out reward accuracy " + rewardAccuracy);
+        ChatCompletion answer = client.chat().completions().create(ChatCompletionCreateParams.builder().model(model)
+                .addUserMessage("What does Lily like best? (#200)").maxCompletionTokens(4).temperature(0.0).build());
+        assertEquals(model, answer.model());
     }
 
     /** Story openings that ask for a name; stories260k says "Tom" after some of them, at some rate. */
