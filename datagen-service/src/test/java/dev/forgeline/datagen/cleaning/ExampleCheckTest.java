@@ -176,7 +176,7 @@ class ExampleCheckTest {
 
     @Test
     void keysAreLowercase() {
-        assertEquals(List.of("empty", "bad_roles", "too_short", "too_long", "refusal", "echo"),
+        assertEquals(List.of("empty", "bad_roles", "too_short", "too_long", "refusal", "echo", "identical_replies"),
                 Arrays.stream(Rejection.values()).map(Rejection::key).toList());
     }
 }
