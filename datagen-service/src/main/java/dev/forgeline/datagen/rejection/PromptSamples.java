@@ -4,10 +4,12 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The answers sampled for one prompt, in the endpoint's order, and each one's score (null: not
- * scorable). {@link #best()} is the first highest-scored answer, {@link #worst()} the first lowest.
+ * The answers sampled for one prompt, in the endpoint's order, each one's score (null: not
+ * scorable), and the policy tokens the request cost. {@link #best()} is the first highest-scored
+ * answer, {@link #worst()} the first lowest.
  */
-public record PromptSamples(SamplePrompt prompt, List<String> answers, List<Double> scores) {
+public record PromptSamples(SamplePrompt prompt, List<String> answers, List<Double> scores, long promptTokens,
+        long completionTokens) {
     public PromptSamples {
         answers = List.copyOf(answers);
         scores = java.util.Collections.unmodifiableList(new ArrayList<>(scores)); // nulls allowed

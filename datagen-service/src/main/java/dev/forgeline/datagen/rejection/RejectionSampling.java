@@ -51,6 +51,11 @@ public final class RejectionSampling {
             throws InterruptedException {
         List<SamplePrompt> todo = prompts.stream().filter(p -> !done.containsKey(p.index())).toList();
         Map<Integer, PromptSamples> results = new java.util.TreeMap<>(done);
+        // a resumed job counts the saved prompts' tokens too, so that its card matches an uninterrupted run's
+        done.values().forEach(s -> {
+            promptTokens.addAndGet(s.promptTokens());
+            completionTokens.addAndGet(s.completionTokens());
+        });
         ExecutorService pool = Executors.newFixedThreadPool(Math.min(request.maxConcurrency(), Math.max(1, todo.size())), r -> {
             Thread t = new Thread(r, "rejection-sampling");
             t.setDaemon(true);
@@ -95,7 +100,7 @@ public final class RejectionSampling {
             OptionalDouble s = scorer.score(p, answer);
             scores.add(s.isPresent() ? s.getAsDouble() : null);
         }
-        return new PromptSamples(p, samples.texts(), scores);
+        return new PromptSamples(p, samples.texts(), scores, samples.promptTokens(), samples.completionTokens());
     }
 
     public long promptTokens() {

@@ -13,17 +13,17 @@ import java.util.Map;
 /**
  * The prompts a rejection-sampling job has sampled and scored so far, in the artifact store under
  * {@code rejection-sampling/{job}/} as parts ({@code part-00001.jsonl}, ...), one prompt's index,
- * answers and scores a line. The job records marker {@code part-N} after part N is written, so a
+ * answers, scores and policy tokens a line. The job records marker {@code part-N} after part N is written, so a
  * resumed job reads parts 1..N and asks the policy only for the other prompts; the prompts
  * themselves are read again from the source.
  */
 public final class SampleLedger {
     /** Save after this many new prompts, or {@link #SAVE_EVERY_NANOS} after the last save. */
-    static final int SAVE_EVERY_PROMPTS = 25;
+    public static final int SAVE_EVERY_PROMPTS = 25;
     static final long SAVE_EVERY_NANOS = 5_000_000_000L;
 
     @JsonIgnoreProperties(ignoreUnknown = true)
-    private record Line(int index, List<String> answers, List<Double> scores) {}
+    private record Line(int index, List<String> answers, List<Double> scores, long promptTokens, long completionTokens) {}
 
     private final ArtifactStore store;
     private final String dir;
@@ -47,7 +47,8 @@ public final class SampleLedger {
                 if (line.isBlank()) continue;
                 Line l = ContractsJson.mapper().readValue(line, Line.class);
                 SamplePrompt prompt = byIndex.get(l.index());
-                if (prompt != null) done.put(l.index(), new PromptSamples(prompt, l.answers(), l.scores()));
+                if (prompt != null) done.put(l.index(), new PromptSamples(prompt, l.answers(), l.scores(),
+                        l.promptTokens(), l.completionTokens()));
             }
         }
         return done;
@@ -61,7 +62,8 @@ public final class SampleLedger {
         }
         StringBuilder jsonl = new StringBuilder();
         for (PromptSamples s : unsaved) {
-            jsonl.append(ContractsJson.write(new Line(s.prompt().index(), s.answers(), s.scores()))).append('\n');
+            jsonl.append(ContractsJson.write(new Line(s.prompt().index(), s.answers(), s.scores(),
+                    s.promptTokens(), s.completionTokens()))).append('\n');
         }
         parts++;
         store.write(part(parts), jsonl.toString().getBytes(StandardCharsets.UTF_8));
