@@ -153,11 +153,7 @@ public record DatagenRequest(
      * by the steps after {@code train} in {@link #then}.
      */
     public TrainingRequest trainingRequest() {
-        return train.asStepAfter(jobId + "-train", datasetId, stepsAfterTrain());
-    }
-
-    private List<String> stepsAfterTrain() {
-        return then.subList(then.indexOf("train") + 1, then.size());
+        return train.asStepAfter(jobId + "-train", datasetId, stepsAfter("train"));
     }
 
     @Override
@@ -186,7 +182,7 @@ public record DatagenRequest(
             if (train == null) {
                 c.fail("train", "required when then names 'train' (at least base_model)");
             } else {
-                if (!stepsAfterTrain().isEmpty() && !train.then().isEmpty()) {
+                if (!stepsAfter("train").isEmpty() && !train.then().isEmpty()) {
                     c.fail("train.then", "give the steps after 'train' either in then or in train.then, not both");
                 }
                 c.addAll("train", trainingRequest().validate());

@@ -18,6 +18,12 @@ public interface JobRequest {
      */
     List<String> then();
 
+    /** The steps of {@link #then()} after {@code step}, the rest of the chain for the next job to carry. */
+    default List<String> stepsAfter(String step) {
+        List<String> steps = then();
+        return steps.subList(steps.indexOf(step) + 1, steps.size());
+    }
+
     /** Field-level problems, empty when the request is valid. Defaults are already filled in. */
     List<FieldError> validate();
 }

@@ -215,12 +215,8 @@ public record RejectionSamplingRequest(
      */
     public TrainingRequest trainingRequest() {
         String dataset = train.method() == TrainingRequest.Method.DPO ? preferenceDatasetId : sftDatasetId;
-        TrainingRequest step = train.asStepAfter(jobId + "-train", dataset, stepsAfterTrain());
+        TrainingRequest step = train.asStepAfter(jobId + "-train", dataset, stepsAfter("train"));
         return writes(Output.PREFERENCE) ? step.withDatasetWhereMissing(preferenceDatasetId) : step;
-    }
-
-    private List<String> stepsAfterTrain() {
-        return then.subList(then.indexOf("train") + 1, then.size());
     }
 
     @Override
@@ -266,7 +262,7 @@ public record RejectionSamplingRequest(
                     c.fail("outputs", "must include " + needed.name().toLowerCase(java.util.Locale.ROOT)
                             + ": the train step trains on it");
                 }
-                if (!stepsAfterTrain().isEmpty() && !train.then().isEmpty()) {
+                if (!stepsAfter("train").isEmpty() && !train.then().isEmpty()) {
                     c.fail("train.then", "give the steps after 'train' either in then or in train.then, not both");
                 }
                 c.addAll("train", trainingRequest().validate());

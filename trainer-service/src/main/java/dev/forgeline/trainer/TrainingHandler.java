@@ -165,7 +165,7 @@ public class TrainingHandler implements JobHandler<TrainingRequest> {
      * steps after {@code eval} left to do.
      */
     static EvalRequest nextEval(String jobId, TrainingRequest request, String modelId, String baseModel) {
-        List<String> rest = request.then().subList(request.then().indexOf("eval") + 1, request.then().size());
+        List<String> rest = request.stepsAfter("eval");
         return EvalRequest.after(request.eval(), jobId + "-eval", rest, modelId, baseModel, request.dataset());
     }
 
