@@ -82,7 +82,7 @@ public final class PeftAdapter {
         }
         if (!c.path("r").canConvertToInt() || c.path("r").asInt() <= 0 || !c.path("lora_alpha").isNumber()) {
             throw new ModelFormatException(where + "r must be a positive integer and lora_alpha a number, got r="
-                    + c.path("r") + ", lora_alpha=" + c.path("lora_alpha"));
+                    + c.get("r") + ", lora_alpha=" + c.get("lora_alpha"));
         }
         if (!Files.isRegularFile(dir.resolve(WEIGHTS))) {
             throw new ModelFormatException(where + "no " + WEIGHTS);
