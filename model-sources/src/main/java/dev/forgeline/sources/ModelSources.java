@@ -4,6 +4,7 @@ import dev.forgeline.engine.ModelFormatException;
 import dev.forgeline.engine.config.ModelConfig;
 import dev.forgeline.engine.hub.HubModelId;
 import dev.forgeline.engine.hub.HubModelResolver;
+import dev.forgeline.engine.train.PeftAdapter;
 import dev.forgeline.jobs.ArtifactStore;
 
 import java.io.IOException;
@@ -54,6 +55,21 @@ public final class ModelSources {
         String noun = field.replace('_', ' ');
         ModelSource model = locate(field, noun, reference.strip());
         return checked(noun, model);
+    }
+
+    /**
+     * As {@link #resolve}, but a PEFT adapter folder (adapter_config.json and no config.json) is
+     * returned as it is, for a caller that merges it into its base first ({@code PeftAdapter}).
+     */
+    public ModelSource resolveModelOrAdapter(String field, String reference) {
+        String noun = field.replace('_', ' ');
+        ModelSource model = locate(field, noun, reference.strip());
+        return isAdapter(model.dir()) ? model : checked(noun, model);
+    }
+
+    /** A PEFT adapter folder alone, not a model folder that also holds an adapter_config.json. */
+    public static boolean isAdapter(Path dir) {
+        return PeftAdapter.isAdapter(dir) && !Files.isRegularFile(dir.resolve("config.json"));
     }
 
     private ModelSource locate(String field, String noun, String ref) {
@@ -127,7 +143,7 @@ public final class ModelSources {
     private ModelSource checked(String noun, ModelSource model) {
         String what = noun + " '" + model.reference() + "' (" + model.dir() + ")";
         if (!Files.isRegularFile(model.dir().resolve("config.json"))) {
-            if (Files.isRegularFile(model.dir().resolve("adapter_config.json"))) {
+            if (isAdapter(model.dir())) {
                 throw new IllegalArgumentException(what + " cannot be " + use + " here: it is a PEFT adapter"
                         + " (adapter_config.json), not a whole model; name the merged model instead (the trainer writes"
                         + " models/{id} beside its adapter models/{id}/adapter)");

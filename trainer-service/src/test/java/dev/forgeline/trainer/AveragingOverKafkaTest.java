@@ -1,5 +1,9 @@
 package dev.forgeline.trainer;
 
+import ai.djl.Device;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.forgeline.contracts.ContractsJson;
 import dev.forgeline.contracts.DeadLetter;
@@ -13,7 +17,14 @@ import dev.forgeline.contracts.WeightedModel;
 import dev.forgeline.engine.ComputeTarget;
 import dev.forgeline.engine.LoadedModel;
 import dev.forgeline.engine.config.ModelConfig;
+import dev.forgeline.engine.model.CausalLm;
+import dev.forgeline.engine.model.LoraAdapter;
+import dev.forgeline.engine.train.ModelExport;
+import dev.forgeline.engine.train.PeftAdapter;
+import dev.forgeline.engine.train.TrainableSet;
+import dev.forgeline.engine.train.TrainingConfig;
 import dev.forgeline.engine.weights.RandomModel;
+import dev.forgeline.engine.weights.SafetensorsWriter;
 import dev.forgeline.kafka.KafkaBrokerTestResource;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
@@ -25,6 +36,7 @@ import org.junit.jupiter.api.Test;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,6 +44,7 @@ import java.time.Duration;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.SplittableRandom;
 import java.util.TreeMap;
 import java.util.UUID;
 
@@ -41,9 +54,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * {@code method: average} on the real broker: two random-weight models of one shape averaged with
  * weights 1 and 2 give safetensors equal bit for bit to the float32 weighted mean computed here from
- * the raw files, and a card whose lineage lists both parents with their normalised weights; a shape
- * mismatch, an unknown model and a PEFT adapter end FAILED with a clear error; invalid requests go to
- * forge.dlq with their field errors.
+ * the raw files, and a card whose lineage lists both parents with their normalised weights; a PEFT
+ * adapter is merged into its base first; a shape mismatch, an unknown model and an adapter that names
+ * no base end FAILED with a clear error; invalid requests go to forge.dlq with their field errors.
  */
 @QuarkusTest
 @WithTestResource(KafkaBrokerTestResource.class)
@@ -93,27 +106,7 @@ class AveragingOverKafkaTest {
         assertEquals(modelId, done.result().get("model_id"));
         assertEquals(model.toUri().toString(), done.result().get("artifact_uri"));
 
-        Map<String, float[]> x = floats(a.resolve("model.safetensors"));
-        Map<String, float[]> y = floats(b.resolve("model.safetensors"));
-        Map<String, float[]> mean = floats(model.resolve("model.safetensors"));
-        assertEquals(x.keySet(), mean.keySet());
-        float wx = (float) (1.0 / 3.0);
-        float wy = (float) (2.0 / 3.0);
-        long checked = 0;
-        for (String name : x.keySet()) {
-            float[] got = mean.get(name);
-            assertEquals(x.get(name).length, got.length, name);
-            for (int i = 0; i < got.length; i++) {
-                float expected = 0f;
-                expected += wx * x.get(name)[i];
-                expected += wy * y.get(name)[i];
-                if (Float.floatToRawIntBits(expected) != Float.floatToRawIntBits(got[i])) {
-                    throw new AssertionError(name + "[" + i + "]: " + got[i] + " is not " + expected);
-                }
-                checked++;
-            }
-        }
-        assertTrue(checked > 10_000, "compared " + checked + " weights");
+        assertWeightedMean(a, (float) (1.0 / 3.0), b, (float) (2.0 / 3.0), model);
         try (LoadedModel loaded = LoadedModel.load(model, ComputeTarget.cpu())) {
             assertEquals(300, loaded.config().vocabSize(), "the average loads as a model");
         }
@@ -131,21 +124,69 @@ class AveragingOverKafkaTest {
         assertTrue(events.stream().anyMatch(e -> e.type().equals(JobEvent.PROGRESS)), "progress events: " + events);
     }
 
+    /**
+     * A PEFT adapter (random B on every projection of a random base) averaged with another model:
+     * the trainer merges it into the base its adapter_config.json names, and the average equals
+     * the float32 mean of that merged model and the other bit for bit; lineage names the adapter.
+     */
+    @Test
+    void aPeftAdapterIsMergedIntoItsBaseAndThenAveraged() throws Exception {
+        Path base = dir.resolve("peft-base");
+        Path other = dir.resolve("peft-other");
+        Path adapter = dir.resolve("peft-adapter");
+        RandomModel.write(base, shape(64), 5);
+        RandomModel.write(other, shape(64), 6);
+        TrainingConfig.LoraConfig lora = new TrainingConfig.LoraConfig(4, 8.0, 0.0, TrainingConfig.LoraConfig.ALL_LINEAR);
+        try (CausalLm model = CausalLm.load(base, Device.cpu(), DataType.FLOAT32)) {
+            TrainableSet set = TrainableSet.lora(model, lora, 3);
+            set.freeze();
+            SplittableRandom random = new SplittableRandom(9);
+            for (LoraAdapter a : set.adapters().values()) {
+                float[] v = new float[(int) a.b().size()];
+                for (int i = 0; i < v.length; i++) v[i] = (float) (random.nextDouble() - 0.5) * 0.2f;
+                a.b().set(FloatBuffer.wrap(v));
+            }
+            ModelExport.writeAdapter(set, lora, base.toString(), adapter);
+        }
+        // The merged model the trainer must have averaged, made here by the engine's one merge.
+        Path merged = PeftAdapter.read(adapter).mergeInto(base, dir.resolve("peft-merged"));
+        String q = "model.layers.0.self_attn.q_proj.weight";
+        assertTrue(!java.util.Arrays.equals(floats(base.resolve("model.safetensors")).get(q),
+                floats(merged.resolve("model.safetensors")).get(q)), "the adapter changed the weights");
+
+        String jobId = "avg-peft-" + UUID.randomUUID();
+        topics.send(average(jobId, WeightedModel.of(adapter.toString()), WeightedModel.of(other.toString())));
+        JobStatus done = topics.awaitTerminal(jobId, JOB_TIMEOUT);
+        assertEquals(JobState.SUCCEEDED, done.state(), () -> "error: " + done.error());
+        String modelId = "ft-" + jobId;
+        assertWeightedMean(merged, 0.5f, other, 0.5f, store.resolve("models").resolve(modelId));
+
+        ModelCard card = topics.awaitModel(modelId, Duration.ofSeconds(10)).orElseThrow();
+        assertEquals(List.of(new WeightedModel(adapter.toString(), 0.5), new WeightedModel(other.toString(), 0.5)),
+                card.parents());
+        assertEquals(base.toString(), card.baseModel(), "the adapter's base is the average's base");
+    }
+
     @Test
     void otherShapesUnknownModelsAndAdaptersEndFailedWithTheReason() throws Exception {
         Path narrow = dir.resolve("narrow");
         Path wide = dir.resolve("wide");
         RandomModel.write(narrow, shape(64), 3);
         RandomModel.write(wide, shape(96), 4);
-        Path adapter = Files.createDirectories(dir.resolve("adapter-only"));
-        Files.writeString(adapter.resolve("adapter_config.json"), "{\"peft_type\": \"LORA\", \"r\": 8}");
+        Path adapter = Files.createDirectories(dir.resolve("adapter-without-base"));
+        Files.writeString(adapter.resolve("adapter_config.json"), "{\"peft_type\": \"LORA\", \"r\": 8, \"lora_alpha\": 16}");
+        try (NDManager m = NDManager.newBaseManager(Device.cpu())) {
+            String q = "base_model.model.model.layers.0.self_attn.q_proj.";
+            SafetensorsWriter.write(adapter.resolve("adapter_model.safetensors"), Map.of(
+                    q + "lora_A.weight", m.zeros(new Shape(8, 32)), q + "lora_B.weight", m.zeros(new Shape(32, 8))), Map.of());
+        }
         Map<String, TrainingRequest> bad = Map.of(
                 "cannot average " + narrow + " and " + wide + ": model.layers.0.mlp.down_proj.weight is [32, 64] in one"
                         + " and [32, 96] in the other",
                 average("shape-" + UUID.randomUUID(), WeightedModel.of(narrow.toString()), WeightedModel.of(wide.toString())),
                 "models[1] 'no-such-model' not found",
                 average("unknown-" + UUID.randomUUID(), WeightedModel.of(narrow.toString()), WeightedModel.of("no-such-model")),
-                "cannot be averaged here: it is a PEFT adapter (adapter_config.json)",
+                "is a PEFT adapter whose adapter_config.json names no base_model_name_or_path; set base_model",
                 average("adapter-" + UUID.randomUUID(), WeightedModel.of(narrow.toString()), WeightedModel.of(adapter.toString())));
         for (TrainingRequest r : bad.values()) topics.send(r);
         for (Map.Entry<String, TrainingRequest> e : bad.entrySet()) {
@@ -175,6 +216,29 @@ class AveragingOverKafkaTest {
         assertEquals(List.of(new FieldError("train.train.models", "method average needs two or more models, got 1")),
                 nested.errors());
         assertTrue(nested.reason().startsWith("invalid TrainingRequest: train.train.models"), nested.reason());
+    }
+
+    /** model.safetensors of {@code mean} is {@code wx * x + wy * y} in float32, summed in that order, bit for bit. */
+    private static void assertWeightedMean(Path a, float wx, Path b, float wy, Path mean) throws IOException {
+        Map<String, float[]> x = floats(a.resolve("model.safetensors"));
+        Map<String, float[]> y = floats(b.resolve("model.safetensors"));
+        Map<String, float[]> got = floats(mean.resolve("model.safetensors"));
+        assertEquals(x.keySet(), got.keySet());
+        long checked = 0;
+        for (String name : x.keySet()) {
+            float[] g = got.get(name);
+            assertEquals(x.get(name).length, g.length, name);
+            for (int i = 0; i < g.length; i++) {
+                float expected = 0f;
+                expected += wx * x.get(name)[i];
+                expected += wy * y.get(name)[i];
+                if (Float.floatToRawIntBits(expected) != Float.floatToRawIntBits(g[i])) {
+                    throw new AssertionError(name + "[" + i + "]: " + g[i] + " is not " + expected);
+                }
+                checked++;
+            }
+        }
+        assertTrue(checked > 10_000, "compared " + checked + " weights");
     }
 
     /** Every F32 tensor of a safetensors file, read from its bytes (8-byte header length, JSON header, data). */
