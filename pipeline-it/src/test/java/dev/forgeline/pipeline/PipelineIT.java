@@ -6,6 +6,7 @@ import dev.forgeline.contracts.DatagenRequest;
 import dev.forgeline.contracts.DatasetCard;
 import dev.forgeline.contracts.EvalRequest;
 import dev.forgeline.contracts.EvalSettings;
+import dev.forgeline.contracts.JobEvent;
 import dev.forgeline.contracts.JobState;
 import dev.forgeline.contracts.JobStatus;
 import dev.forgeline.contracts.ModelCard;
@@ -229,6 +230,41 @@ class PipelineIT {
                 .addUserMessage("Fruit for red?").maxCompletionTokens(8).temperature(0.0).build());
         assertEquals(model, answer.model());
         assertTrue(answer.choices().get(0).message().content().isPresent());
+    }
+
+    /** A running fine-tuning job cancelled through the SDK stops in the trainer and reads cancelled. */
+    @Test
+    void openAiSdkCancelsARunningJob() throws Exception {
+        OpenAIClient client = OpenAIOkHttpClient.builder().baseUrl("http://127.0.0.1:" + gatewayPort + "/v1")
+                .apiKey("unused-in-local-mode").maxRetries(3).build();
+        Path data = writeDataset(work.resolve("sdk-cancel"));
+        awaitGateway();
+        FileObject train = client.files().create(FileCreateParams.builder().file(data.resolve("train.jsonl"))
+                .purpose(FilePurpose.FINE_TUNE).build());
+        FineTuningJob created = client.fineTuning().jobs().create(JobCreateParams.builder().model("stories260k")
+                .trainingFile(train.id()).suffix("long")
+                .putAdditionalBodyProperty("forge", JsonValue.from(Map.of("max_steps", 100_000, "max_seq_length", 64)))
+                .build());
+        String id = created.id();
+        // cancel once the trainer is past its first step, so the cancel reaches a running job
+        assertNotNull(TopicRecords.await(broker.bootstrapServers(), Topics.JOB_EVENTS, id, JobEvent.class,
+                e -> e.type().equals(JobEvent.PROGRESS) && e.data().get("step") instanceof Number n && n.intValue() >= 2, TIMEOUT),
+                "the trainer reports steps of " + id);
+        assertEquals("running", client.fineTuning().jobs().retrieve(id).status().asString());
+        client.fineTuning().jobs().cancel(id);
+        JobStatus stopped = awaitStatus(id);
+        assertEquals(JobState.CANCELLED, stopped.state(), () -> "training job: " + stopped.error());
+        FineTuningJob job = client.fineTuning().jobs().retrieve(id);
+        long deadline = System.nanoTime() + TIMEOUT.toNanos();
+        while (!job.status().asString().equals("cancelled") && System.nanoTime() < deadline) {
+            Thread.sleep(500);
+            job = client.fineTuning().jobs().retrieve(id);
+        }
+        assertEquals(FineTuningJob.Status.CANCELLED, job.status());
+        assertTrue(job.fineTunedModel().isEmpty(), "a cancelled job made no model");
+        FineTuningJob done = job;
+        BadRequestException again = assertThrows(BadRequestException.class, () -> client.fineTuning().jobs().cancel(id));
+        assertTrue(again.getMessage().contains("already finished"), again.getMessage() + " after " + done.status());
     }
 
     /**
