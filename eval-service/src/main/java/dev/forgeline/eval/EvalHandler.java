@@ -13,7 +13,6 @@ import dev.forgeline.engine.tokenizer.ChatTemplateException;
 import dev.forgeline.engine.tokenizer.Tokenizer;
 import dev.forgeline.engine.train.ChatDataset;
 import dev.forgeline.engine.train.ChatExample;
-import dev.forgeline.contracts.PreferenceLine;
 import dev.forgeline.engine.train.HeldOutLoss;
 import dev.forgeline.engine.train.HeldOutPreferences;
 import dev.forgeline.engine.train.PreferenceDataset;
@@ -30,7 +29,6 @@ import jakarta.enterprise.context.ApplicationScoped;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -166,26 +164,18 @@ public class EvalHandler implements JobHandler<EvalRequest> {
     /** A held-out set: a chat set's examples or a preference set's pairs. */
     private record HeldOutSet(List<ChatExample> chats, List<PreferenceExample> pairs) {}
 
-    /** The dataset's test split; a preference set when its first line reads as a pair, as the gateway tells uploads apart. */
+    /** The dataset's test split: preference pairs or chat examples, told apart as uploads are. */
     private HeldOutSet heldOut(String reference) throws IOException {
         DatasetSources.Dataset d = datasets.resolve(reference);
         if (d.heldOut() == null) {
             throw new IllegalArgumentException("held_out_dataset '" + reference + "' has no " + DatasetSources.TEST
                     + " (its test split)");
         }
-        return isPreferenceSet(d.heldOut()) ? new HeldOutSet(null, PreferenceDataset.read(d.heldOut()))
-                : new HeldOutSet(ChatDataset.read(d.heldOut()), null);
-    }
-
-    private static boolean isPreferenceSet(Path file) throws IOException {
-        try (var lines = Files.lines(file, StandardCharsets.UTF_8)) {
-            Optional<String> first = lines.filter(l -> !l.isBlank()).findFirst();
-            if (first.isEmpty()) return false;
-            PreferenceLine.parse(first.get());
-            return true;
-        } catch (PreferenceLine.Invalid e) {
-            return false;
+        boolean pairs;
+        try (var lines = Files.lines(d.heldOut(), StandardCharsets.UTF_8)) {
+            pairs = PreferenceDataset.holdsPairs(lines);
         }
+        return pairs ? new HeldOutSet(null, PreferenceDataset.read(d.heldOut())) : new HeldOutSet(ChatDataset.read(d.heldOut()), null);
     }
 
     private static ChatTemplate template(ModelSources.ModelSource model) {

@@ -56,8 +56,7 @@ public final class TrainingFileCheck {
      */
     public static List<String> examples(byte[] content) {
         String text = text(content);
-        String first = text.lines().filter(l -> !l.isBlank()).findFirst().orElse("");
-        return examples(text, Kind.PREFERENCE.problem(first) == null ? Kind.PREFERENCE : Kind.CHAT);
+        return examples(text, PreferenceDataset.holdsPairs(text.lines()) ? Kind.PREFERENCE : Kind.CHAT);
     }
 
     /** The examples (non-blank lines) of a valid file of {@code kind}; a 400 naming the bad lines otherwise. */

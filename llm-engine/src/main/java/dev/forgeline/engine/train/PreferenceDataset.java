@@ -29,6 +29,23 @@ public final class PreferenceDataset {
 
     private PreferenceDataset() {}
 
+    /**
+     * Whether a set's text holds preference pairs rather than chat examples: its first non-blank
+     * line reads as a pair. The one rule for telling the two apart (uploads, held-out sets).
+     */
+    public static boolean holdsPairs(java.util.stream.Stream<String> lines) {
+        return lines.filter(l -> !l.isBlank()).findFirst().map(PreferenceDataset::isPair).orElse(false);
+    }
+
+    private static boolean isPair(String line) {
+        try {
+            parseLine(line);
+            return true;
+        } catch (DatasetException e) {
+            return false;
+        }
+    }
+
     /** Every pair of {@code file}; fails when the file is missing, malformed or holds no pair. */
     public static List<PreferenceExample> read(Path file) {
         if (!Files.isRegularFile(file)) {

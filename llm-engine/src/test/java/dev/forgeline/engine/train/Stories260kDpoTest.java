@@ -204,31 +204,14 @@ class Stories260kDpoTest {
                 .maxSteps(12).microBatchSize(4).gradientAccumulation(2).saveInterval(5)
                 .schedule(TrainingConfig.Schedule.LINEAR).warmupRatio(0.2).build();
         PreferenceData data = PreferenceData.encode(tokenizer, template, config, ColourPreferences.train(), List.of());
-        TrainingResult uninterrupted;
-        try (CausalLm model = CausalLm.load(base, Device.cpu(), DataType.FLOAT32)) {
-            uninterrupted = new Trainer(model, config).train(data, null, tmp.resolve("a"), null);
-        }
-        Path checkpoints = tmp.resolve("b");
-        int[] steps = {0};
-        try (CausalLm model = CausalLm.load(base, Device.cpu(), DataType.FLOAT32)) {
-            TrainingResult first = new Trainer(model, config).train(data, new TrainingListener() {
-                @Override
-                public void onStep(TrainingProgress p) {
-                    steps[0] = p.step();
-                }
-            }, checkpoints, () -> steps[0] >= 7);
-            assertTrue(first.cancelled());
-        }
-        TrainingResult resumed;
-        try (CausalLm model = CausalLm.load(base, Device.cpu(), DataType.FLOAT32)) {
-            resumed = new Trainer(model, config).train(data, null, checkpoints, null);
-        }
+        InterruptedRun run = InterruptedRun.of(base, config, tmp, 7,
+                (trainer, listener, checkpoints, cancelled) -> trainer.train(data, listener, checkpoints, cancelled));
+        TrainingResult uninterrupted = run.uninterrupted();
+        TrainingResult resumed = run.resumed();
+        assertTrue(run.stopped().cancelled());
         assertEquals(5, resumed.resumedFromStep());
         assertEquals(12, resumed.losses().size());
-        double worst = 0;
-        for (int i = 0; i < 12; i++) {
-            worst = Math.max(worst, Math.abs(uninterrupted.losses().get(i) - resumed.losses().get(i)));
-        }
+        double worst = run.maxLossDiff();
         System.out.printf("DPO resume: losses %s, max |diff| vs uninterrupted %.2e%n", resumed.losses(), worst);
         assertTrue(uninterrupted.losses().get(11) < uninterrupted.losses().get(0), "the loss falls");
         assertTrue(worst <= 1e-4, "resumed losses differ by " + worst);

@@ -239,33 +239,15 @@ class Stories260kLearningTest {
                 .maxSteps(12).microBatchSize(8).gradientAccumulation(2).packing(true).saveInterval(5).evalInterval(0)
                 .schedule(TrainingConfig.Schedule.LINEAR).warmupRatio(0.2).weightDecay(0.01).build();
         TrainingData data = TrainingData.encode(tokenizer, template, config, AnimalSounds.train(), List.of());
-        TrainingResult uninterrupted;
-        try (CausalLm model = CausalLm.load(base, Device.cpu(), DataType.FLOAT32)) {
-            uninterrupted = new Trainer(model, config).train(data, null, tmp.resolve("a"), null);
-        }
-        Path checkpoints = tmp.resolve("b");
-        int[] steps = {0};
-        try (CausalLm model = CausalLm.load(base, Device.cpu(), DataType.FLOAT32)) {
-            TrainingResult first = new Trainer(model, config).train(data, new TrainingListener() {
-                @Override
-                public void onStep(TrainingProgress p) {
-                    steps[0] = p.step();
-                }
-            }, checkpoints, () -> steps[0] >= 7);
-            assertTrue(first.cancelled());
-            assertEquals(7, first.steps());
-        }
-        assertEquals(Checkpoint.name(5), Checkpoint.latest(checkpoints).orElseThrow().getFileName().toString());
-        TrainingResult resumed;
-        try (CausalLm model = CausalLm.load(base, Device.cpu(), DataType.FLOAT32)) { // a fresh process's view
-            resumed = new Trainer(model, config).train(data, null, checkpoints, null);
-        }
+        InterruptedRun run = InterruptedRun.of(base, config, tmp, 7,
+                (trainer, listener, checkpoints, cancelled) -> trainer.train(data, listener, checkpoints, cancelled));
+        assertTrue(run.stopped().cancelled());
+        assertEquals(7, run.stopped().steps());
+        assertEquals(Checkpoint.name(5), run.latestAfterStop());
+        TrainingResult resumed = run.resumed();
         assertEquals(5, resumed.resumedFromStep());
         assertEquals(12, resumed.losses().size());
-        double worst = 0;
-        for (int i = 0; i < 12; i++) {
-            worst = Math.max(worst, Math.abs(uninterrupted.losses().get(i) - resumed.losses().get(i)));
-        }
+        double worst = run.maxLossDiff();
         System.out.printf("resume: losses %s, max |diff| vs uninterrupted %.2e%n", resumed.losses(), worst);
         assertTrue(worst <= 1e-4, "resumed losses differ by " + worst);
     }
