@@ -76,7 +76,7 @@ class DpoGradientTest {
         TrainableSet set = TrainableSet.lora(model, LORA, 3);
         int k = 0;
         for (LoraAdapter a : set.adapters().values()) {
-            randomise(a.b(), 100 + k++, 0.4);
+            GradientCheck.randomise(a.b(), 100 + k++, 0.4);
         }
         return set;
     }
@@ -106,34 +106,9 @@ class DpoGradientTest {
             try (NDManager m = model.manager().newSubManager(); Autograd ignored = Autograd.record()) {
                 Autograd.backward(engineLoss(m, f, pairs, reference));
             }
-            double eps = 1e-6;
-            double worst = 0;
-            int checked = 0;
-            SplittableRandom pick = new SplittableRandom(5);
-            for (TrainableParameter p : set.parameters()) {
-                double[] grad;
-                try (NDArray g = p.value().getGradient()) {
-                    grad = g.toDoubleArray();
-                }
-                for (int trial = 0; trial < 2; trial++) {
-                    int i = pick.nextInt(grad.length);
-                    double[] v = p.value().toDoubleArray();
-                    double original = v[i];
-                    v[i] = original + eps;
-                    set(p.value(), v);
-                    double up = engineLossValue(model, f, pairs, reference);
-                    v[i] = original - eps;
-                    set(p.value(), v);
-                    double down = engineLossValue(model, f, pairs, reference);
-                    v[i] = original;
-                    set(p.value(), v);
-                    double numeric = (up - down) / (2 * eps);
-                    double rel = Math.abs(numeric - grad[i]) / Math.max(Math.abs(numeric) + Math.abs(grad[i]), 1e-7);
-                    worst = Math.max(worst, rel);
-                    checked++;
-                    assertTrue(rel < 1e-4, p.name() + "[" + i + "]: autograd " + grad[i] + " vs finite difference " + numeric);
-                }
-            }
+            GradientCheck.Result check = GradientCheck.of(set, 2, 5, () -> engineLossValue(model, f, pairs, reference));
+            int checked = check.checked();
+            double worst = check.worst();
             assertEquals(set.parameters().size() * 2, checked);
             assertEquals(2 * (7 * 2 + 1), set.parameters().size(), "A and B of 7 modules x 2 layers and lm_head");
             System.out.printf("DPO gradient check: %d entries, worst relative error %.2e%n", checked, worst);
@@ -151,7 +126,7 @@ class DpoGradientTest {
                     List.of("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")), 3);
             int k = 0;
             for (LoraAdapter a : set.adapters().values()) {
-                randomise(a.b(), 200 + k++, 0.4);
+                GradientCheck.randomise(a.b(), 200 + k++, 0.4);
             }
             TrainingForward f = new TrainingForward(model);
             List<PreferencePair> pairs = pairs();
@@ -259,20 +234,5 @@ class DpoGradientTest {
             sum += logits[row + ids[t]] - max - Math.log(z);
         }
         return sum;
-    }
-
-    private static void randomise(NDArray a, long seed, double scale) {
-        SplittableRandom r = new SplittableRandom(seed);
-        double[] v = new double[(int) a.size()];
-        for (int i = 0; i < v.length; i++) {
-            v[i] = (r.nextDouble() * 2 - 1) * scale;
-        }
-        set(a, v);
-    }
-
-    private static void set(NDArray a, double[] v) {
-        try (NoGradient ignored = NoGradient.enter(); NDManager m = a.getManager().newSubManager()) {
-            m.create(v).reshape(a.getShape()).toType(a.getDataType(), false).copyTo(a);
-        }
     }
 }

@@ -13,7 +13,6 @@ import dev.forgeline.engine.model.NoGradient;
 import dev.forgeline.engine.model.Step;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -29,17 +28,6 @@ class LoraGradientTest {
     private static Batch batch() {
         List<EncodedExample> s = TinyModels.sequences(3, 5, 9, 40, 11);
         return BatchPlan.batch(List.of(List.of(s.get(0), s.get(1)), List.of(s.get(2))), 0);
-    }
-
-    private static void randomise(NDArray a, long seed, double scale) {
-        SplittableRandom r = new SplittableRandom(seed);
-        double[] v = new double[(int) a.size()];
-        for (int i = 0; i < v.length; i++) {
-            v[i] = (r.nextDouble() * 2 - 1) * scale;
-        }
-        try (NoGradient ignored = NoGradient.enter(); NDManager m = a.getManager().newSubManager()) {
-            m.create(v).reshape(a.getShape()).toType(a.getDataType(), false).copyTo(a);
-        }
     }
 
     private static double loss(TrainingForward f, CausalLm model, Batch b) {
@@ -59,42 +47,16 @@ class LoraGradientTest {
             TrainableSet set = TrainableSet.lora(model, LORA, 3);
             int k = 0;
             for (LoraAdapter a : set.adapters().values()) {
-                randomise(a.b(), 100 + k++, 0.3); // B = 0 would make every dL/dA zero
+                GradientCheck.randomise(a.b(), 100 + k++, 0.3); // B = 0 would make every dL/dA zero
             }
             TrainingForward f = new TrainingForward(model);
             Batch b = batch();
             try (NDManager m = model.manager().newSubManager(); Autograd ignored = Autograd.record()) {
                 Autograd.backward(f.lossSum(m, b).div(b.targets()));
             }
-            double eps = 1e-6;
-            double worst = 0;
-            int checked = 0;
-            SplittableRandom pick = new SplittableRandom(5);
-            for (TrainableParameter p : set.parameters()) {
-                double[] grad;
-                try (NDArray g = p.value().getGradient()) {
-                    grad = g.toDoubleArray();
-                }
-                for (int trial = 0; trial < 3; trial++) {
-                    int i = pick.nextInt(grad.length);
-                    double[] v = p.value().toDoubleArray();
-                    double original = v[i];
-                    v[i] = original + eps;
-                    set(p.value(), v);
-                    double up = loss(f, model, b);
-                    v[i] = original - eps;
-                    set(p.value(), v);
-                    double down = loss(f, model, b);
-                    v[i] = original;
-                    set(p.value(), v);
-                    double numeric = (up - down) / (2 * eps);
-                    double scale = Math.max(Math.abs(numeric) + Math.abs(grad[i]), 1e-7);
-                    double rel = Math.abs(numeric - grad[i]) / scale;
-                    worst = Math.max(worst, rel);
-                    checked++;
-                    assertTrue(rel < 1e-4, p.name() + "[" + i + "]: autograd " + grad[i] + " vs finite difference " + numeric);
-                }
-            }
+            GradientCheck.Result check = GradientCheck.of(set, 3, 5, () -> loss(f, model, b));
+            int checked = check.checked();
+            double worst = check.worst();
             assertEquals(set.parameters().size() * 3, checked);
             System.out.printf("LoRA gradient check: %d entries, worst relative error %.2e%n", checked, worst);
         }
@@ -107,7 +69,7 @@ class LoraGradientTest {
             TrainableSet set = TrainableSet.lora(model, LORA, 3);
             int k = 0;
             for (LoraAdapter a : set.adapters().values()) {
-                randomise(a.b(), 300 + k++, 0.3);
+                GradientCheck.randomise(a.b(), 300 + k++, 0.3);
             }
             TrainingForward f = new TrainingForward(model);
             Batch b = batch();
@@ -143,12 +105,6 @@ class LoraGradientTest {
         return out.stream().mapToDouble(Double::doubleValue).toArray();
     }
 
-    private static void set(NDArray a, double[] v) {
-        try (NoGradient ignored = NoGradient.enter(); NDManager m = a.getManager().newSubManager()) {
-            m.create(v).reshape(a.getShape()).copyTo(a);
-        }
-    }
-
     private static float[] engineLogits(CausalLm model, int[] ids) {
         try (NoGradient ignored = NoGradient.enter(); NDManager m = model.manager().newSubManager()) {
             NDArray input = model.tokens(m, List.of(ids), ids.length, 0);
@@ -168,7 +124,7 @@ class LoraGradientTest {
 
             int k = 0;
             for (LoraAdapter a : set.adapters().values()) {
-                randomise(a.b(), 200 + k++, 0.2);
+                GradientCheck.randomise(a.b(), 200 + k++, 0.2);
             }
             float[] adapted = engineLogits(model, ids);
             assertTrue(maxDiff(base, adapted) > 1e-3, "a trained adapter changes the output");
