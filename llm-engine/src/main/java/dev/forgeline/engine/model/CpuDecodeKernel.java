@@ -39,6 +39,9 @@ public final class CpuDecodeKernel implements AutoCloseable {
     /** Positions of one prompt that {@link #prefill} feeds at once: each group reads the weights once. */
     static final int PREFILL_CHUNK = 64;
 
+    /** Rows from which a step's norms and SwiGLU are split between the team's threads. */
+    private static final int SPLIT_ROWS = 16;
+
     /** Positions of a prefill chunk whose attention to one kv head is one unit of work. */
     private static final int PROMPT_UNIT_ROWS = 8;
 
@@ -500,15 +503,17 @@ public final class CpuDecodeKernel implements AutoCloseable {
         Mlp m = layer.mlp();
         rmsNorm(layer.postAttentionNorm(), n, normed);
         products.project(m.gateUp(), n, normed, hidden, gateUp, 2 * intermediate);
-        for (int b = 0; b < n; b++) {
-            int gu = b * 2 * intermediate;
-            int act = b * intermediate;
-            if (simd) {
-                SimdSwiGlu.apply(gateUp, gu, intermediate, activated, act);
-            } else {
-                swiGlu(gateUp, gu, intermediate, activated, act, 0);
+        acrossRows(n, (from, to) -> {
+            for (int b = from; b < to; b++) {
+                int gu = b * 2 * intermediate;
+                int act = b * intermediate;
+                if (simd) {
+                    SimdSwiGlu.apply(gateUp, gu, intermediate, activated, act);
+                } else {
+                    swiGlu(gateUp, gu, intermediate, activated, act, 0);
+                }
             }
-        }
+        });
         products.project(m.down(), n, activated, intermediate, projected, hidden);
         for (int i = 0; i < n * hidden; i++) {
             x[i] += projected[i];
@@ -519,9 +524,11 @@ public final class CpuDecodeKernel implements AutoCloseable {
     private void rmsNorm(RmsNorm norm, int n, float[] out) {
         if (simd) {
             ByteBuffer weight = memory(norm.weight());
-            for (int b = 0; b < n; b++) {
-                SimdRmsNorm.apply(x, b * hidden, hidden, weight, eps, out);
-            }
+            acrossRows(n, (from, to) -> {
+                for (int b = from; b < to; b++) {
+                    SimdRmsNorm.apply(x, b * hidden, hidden, weight, eps, out);
+                }
+            });
             return;
         }
         FloatBuffer w = view(norm.weight());
@@ -536,6 +543,24 @@ public final class CpuDecodeKernel implements AutoCloseable {
                 out[o + i] = x[o + i] / rms * w.get(i);
             }
         }
+    }
+
+    /** Rows [from, to) of a step's row-wise work. */
+    private interface RowRange {
+        void run(int from, int to);
+    }
+
+    /**
+     * Runs {@code rows} [0, n) split between the team's parts when there are enough of them (a
+     * prompt's chunk): on one thread a chunk's norms and SwiGLU left the other core spinning.
+     */
+    private void acrossRows(int n, RowRange rows) {
+        if (team == null || n < SPLIT_ROWS) {
+            rows.run(0, n);
+            return;
+        }
+        int parts = team.size();
+        team.run(p -> rows.run(p * n / parts, (p + 1) * n / parts));
     }
 
     /** out[o + i] = g / (1 + exp(-g)) * up for g = gateUp[gu + i], up = gateUp[gu + width + i], i in [from, width). */

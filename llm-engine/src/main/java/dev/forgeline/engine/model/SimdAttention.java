@@ -103,7 +103,7 @@ final class SimdAttention {
         FloatVector sums = FloatVector.zero(SPECIES);
         s = 0;
         for (int whole = SPECIES.loopBound(length); s < whole; s += LANES) {
-            FloatVector e = FloatVector.fromArray(SPECIES, scores, from + s).sub(max).lanewise(VectorOperators.EXP);
+            FloatVector e = VectorExp.exp(FloatVector.fromArray(SPECIES, scores, from + s).sub(max));
             e.intoArray(scores, from + s);
             sums = sums.add(e);
         }

@@ -1,12 +1,11 @@
 package dev.forgeline.engine.model;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
  * {@link CpuDecodeKernel}'s SwiGLU on the Vector API: out = silu(gate) * up, with exp on whole
- * vectors where the scalar loop calls {@code Math.exp} per feature.
+ * vectors ({@link VectorExp}) where the scalar loop calls {@code Math.exp} per feature.
  */
 final class SimdSwiGlu {
 
@@ -21,7 +20,7 @@ final class SimdSwiGlu {
         for (int whole = SPECIES.loopBound(width); i < whole; i += LANES) {
             FloatVector g = FloatVector.fromArray(SPECIES, gateUp, gu + i);
             FloatVector up = FloatVector.fromArray(SPECIES, gateUp, gu + width + i);
-            FloatVector sigmoid = g.neg().lanewise(VectorOperators.EXP).add(1f);
+            FloatVector sigmoid = VectorExp.exp(g.neg()).add(1f);
             g.div(sigmoid).mul(up).intoArray(out, o + i);
         }
         CpuDecodeKernel.swiGlu(gateUp, gu, width, out, o, i); // features past the last whole vector
