@@ -420,32 +420,36 @@ public final class CpuDecodeKernel implements AutoCloseable {
     }
 
     /**
-     * A prefill chunk's attention, stored: units of {@link #PROMPT_UNIT_ROWS} positions by one kv
-     * head, part p taking every parts-th unit so that both parts get early and late positions.
+     * A prefill chunk's attention, stored: per kv head, blocks of {@link #PROMPT_UNIT_ROWS}
+     * positions, the parts taking every other block so that both get early and late positions
+     * (which part starts alternates by head).
      */
     private void attendPrompt(KvCache cache, ByteBuffer keyBytes, ByteBuffer valueBytes, int n, int part) {
         FloatBuffer keys = keyBytes.asFloatBuffer();
         FloatBuffer values = valueBytes.asFloatBuffer();
         int allocated = cache.allocated();
+        int parts = team.size();
+        int blocks = (n + PROMPT_UNIT_ROWS - 1) / PROMPT_UNIT_ROWS;
         int[] qOffset = queryOffsets[part];
         int[] length = queryLengths[part];
         int[] outOffset = outputOffsets[part];
-        int units = (n + PROMPT_UNIT_ROWS - 1) / PROMPT_UNIT_ROWS * kvHeads;
-        for (int u = part; u < units; u += team.size()) {
-            int h = u % kvHeads;
-            int from = u / kvHeads * PROMPT_UNIT_ROWS;
-            int count = 0;
-            for (int b = from; b < Math.min(n, from + PROMPT_UNIT_ROWS); b++) {
-                for (int g = 0; g < groups; g++, count++) { // lengths grow with count, as attend wants
-                    qOffset[count] = b * qkvWidth + (h * groups + g) * headDim;
-                    length[count] = position[b] + 1;
-                    outOffset[count] = (b * heads + h * groups + g) * headDim;
+        SimdPromptAttention attention = promptAttention[part];
+        for (int h = 0; h < kvHeads; h++) {
+            int keyBase = (cacheRow[0] * kvHeads + h) * headDim * allocated;
+            int valueBase = (cacheRow[0] * kvHeads + h) * allocated * headDim;
+            attention.head(keys, keyBase, allocated, values, valueBase, headDim, position[n - 1] + 1);
+            for (int block = (h + part) % parts; block < blocks; block += parts) {
+                int from = block * PROMPT_UNIT_ROWS;
+                int count = 0;
+                for (int b = from; b < Math.min(n, from + PROMPT_UNIT_ROWS); b++) {
+                    for (int g = 0; g < groups; g++, count++) { // lengths grow with count, as attend wants
+                        qOffset[count] = b * qkvWidth + (h * groups + g) * headDim;
+                        length[count] = position[b] + 1;
+                        outOffset[count] = (b * heads + h * groups + g) * headDim;
+                    }
                 }
+                attention.attend(qkv, qOffset, length, count, attended, outOffset);
             }
-            int keyBase = (cacheRow[from] * kvHeads + h) * headDim * allocated;
-            int valueBase = (cacheRow[from] * kvHeads + h) * allocated * headDim;
-            promptAttention[part].attend(keys, keyBase, allocated, values, valueBase, headDim, qkv, qOffset, length,
-                    count, attended, outOffset);
         }
     }
 

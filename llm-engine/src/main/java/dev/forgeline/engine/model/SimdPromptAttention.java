@@ -12,9 +12,10 @@ import jdk.incubator.vector.VectorSpecies;
  * new token, loads it for one. Same math: out = softmax(q K^T) V, query i over positions [0,
  * length_i) (causal).
  *
- * <p>The head's keys and values are first copied out of the cache into arrays (on JDK 17 every
- * vector load from a direct buffer carries checks). One instance per part of the team: it holds
- * that part's scratch.
+ * <p>The head's keys and values are copied out of the cache into arrays (on JDK 17 every vector
+ * load from a direct buffer carries checks), as far as the queries so far need: a head's later
+ * tiles, whose positions attend further, copy only the positions past those. One instance per part
+ * of the team: it holds that part's scratch.
  */
 final class SimdPromptAttention {
 
@@ -23,20 +24,34 @@ final class SimdPromptAttention {
     static final int TILE = 4; // queries that share each load
 
     private float[] keyBlock = new float[0]; // (headDim, stride): a dimension's positions contiguous
-    private float[] valueBlock = new float[0]; // (length, headDim)
+    private float[] valueBlock = new float[0]; // (longest, headDim)
     private float[] scores = new float[0]; // (TILE, stride)
     private final float[] scale = new float[TILE];
 
+    // The kv head at hand: where its keys (headDim, allocated) and values (allocated, headDim) are, in floats.
+    private FloatBuffer keys;
+    private FloatBuffer values;
+    private int keyBase;
+    private int valueBase;
+    private int allocated;
+    private int headDim;
+    private int stride; // the longest length, in whole vectors
+    private int copied; // positions [0, copied) are in keyBlock and valueBlock
+
     /**
-     * For queries i in [0, count): out[outOffset[i], + headDim) = softmax(q_i K^T) V over positions
-     * [0, length[i]), q_i at {@code q[qOffset[i]]} (rotated, scaled by 1/sqrt(hd)). Lengths must not
-     * decrease with i. Keys (headDim, allocated) from {@code keyBase}, values (allocated, headDim)
-     * from {@code valueBase}, in floats.
+     * Starts a kv head, whose queries will attend over at most {@code longest} positions: keys
+     * (headDim, allocated) from {@code keyBase}, values (allocated, headDim) from {@code valueBase},
+     * in floats. They must not change until the next head.
      */
-    void attend(FloatBuffer keys, int keyBase, int allocated, FloatBuffer values, int valueBase, int headDim,
-            float[] q, int[] qOffset, int[] length, int count, float[] out, int[] outOffset) {
-        int longest = length[count - 1];
-        int stride = (longest + LANES - 1) / LANES * LANES;
+    void head(FloatBuffer keys, int keyBase, int allocated, FloatBuffer values, int valueBase, int headDim, int longest) {
+        this.keys = keys;
+        this.keyBase = keyBase;
+        this.allocated = allocated;
+        this.values = values;
+        this.valueBase = valueBase;
+        this.headDim = headDim;
+        this.stride = (longest + LANES - 1) / LANES * LANES;
+        this.copied = 0;
         if (keyBlock.length < headDim * stride) {
             keyBlock = new float[headDim * stride];
             scores = new float[TILE * stride];
@@ -44,11 +59,15 @@ final class SimdPromptAttention {
         if (valueBlock.length < longest * headDim) {
             valueBlock = new float[longest * headDim];
         }
-        for (int d = 0; d < headDim; d++) {
-            keys.get(keyBase + d * allocated, keyBlock, d * stride, longest);
-            Arrays.fill(keyBlock, d * stride + longest, (d + 1) * stride, 0f); // scores past a length are never read
-        }
-        values.get(valueBase, valueBlock, 0, longest * headDim);
+    }
+
+    /**
+     * For queries i in [0, count) of the head: out[outOffset[i], + headDim) = softmax(q_i K^T) V
+     * over positions [0, length[i]), q_i at {@code q[qOffset[i]]} (rotated, scaled by 1/sqrt(hd)).
+     * Lengths must not decrease with i, nor from one call to the next.
+     */
+    void attend(float[] q, int[] qOffset, int[] length, int count, float[] out, int[] outOffset) {
+        copyUpTo(length[count - 1]);
         for (int i = 0; i < count; i += TILE) {
             // Past count the last query repeats: it computes and writes the same outputs again.
             int a = i;
@@ -64,6 +83,20 @@ final class SimdPromptAttention {
             scale[3] = 1f / softmaxNumerators(3 * stride, length[e], tileLength);
             weightedValues(headDim, stride, tileLength, out, outOffset[a], outOffset[b], outOffset[c], outOffset[e]);
         }
+    }
+
+    /** Copies the head's positions [copied, length); those up to the next whole vector read as 0. */
+    private void copyUpTo(int length) {
+        if (length <= copied) {
+            return;
+        }
+        int padded = Math.min(stride, (length + LANES - 1) / LANES * LANES);
+        for (int d = 0; d < headDim; d++) {
+            keys.get(keyBase + d * allocated + copied, keyBlock, d * stride + copied, length - copied);
+            Arrays.fill(keyBlock, d * stride + length, d * stride + padded, 0f); // scores past a length are never read
+        }
+        values.get(valueBase + copied * headDim, valueBlock, copied * headDim, (length - copied) * headDim);
+        copied = length;
     }
 
     /**

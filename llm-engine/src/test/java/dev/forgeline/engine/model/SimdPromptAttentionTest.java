@@ -13,7 +13,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * {@link SimdPromptAttention} against softmax(q K^T) V summed in float64, on shapes that leave
  * every remainder: query counts that are not a multiple of four (the last query repeats), head
  * dimensions past the last 64 and 16, lengths past the last 64 and 16 positions, and queries of
- * one tile with different lengths (causal).
+ * one tile with different lengths (causal); a head's queries at once, and in calls of five, each
+ * copying the positions past the last call's.
  */
 class SimdPromptAttentionTest {
 
@@ -40,8 +41,16 @@ class SimdPromptAttentionTest {
         float[] out = new float[2 + count * headDim + 5];
         java.util.Arrays.fill(out, Float.NaN); // every output must be written, and nothing else
         SimdPromptAttention attention = new SimdPromptAttention();
-        for (int round = 0; round < 2; round++) { // the scratch of a longer call must not leak into a shorter one
-            attention.attend(keys, 5, allocated, values, 3, headDim, q, qOffset, length, count, out, outOffset);
+        for (int round = 0; round < 2; round++) { // the scratch of a longer head must not leak into a shorter one
+            attention.head(keys, 5, allocated, values, 3, headDim, longest + round * 3);
+            // The queries in tiles of up to `perCall`, each call copying further positions (the first round: all at once).
+            int perCall = round == 0 ? count : 5;
+            for (int from = 0; from < count; from += perCall) {
+                int calls = Math.min(perCall, count - from);
+                attention.attend(q, java.util.Arrays.copyOfRange(qOffset, from, from + calls),
+                        java.util.Arrays.copyOfRange(length, from, from + calls), calls, out,
+                        java.util.Arrays.copyOfRange(outOffset, from, from + calls));
+            }
         }
         double worst = 0;
         for (int i = 0; i < count; i++) {
