@@ -12,9 +12,16 @@ import picocli.CommandLine.Model.CommandSpec;
 import java.io.PrintWriter;
 import java.math.BigDecimal;
 import java.math.MathContext;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.Deque;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.function.Function;
 import java.util.stream.Collectors;
 
 @Command(name = "models", mixinStandardHelpOptions = true,
@@ -51,6 +58,12 @@ final class ModelsCommand implements Callable<Integer> {
                     if (!card.hyperparameters().isEmpty()) t.row("hyperparameters", JobFollower.summary(card.hyperparameters()));
                     if (!card.eval().isEmpty()) t.row("eval", JobFollower.summary(card.eval()));
                     t.print(out);
+                    List<String> ancestry = ancestry(card, target.view()::model);
+                    if (!ancestry.isEmpty()) {
+                        out.println();
+                        out.println("made from:");
+                        ancestry.forEach(line -> out.println("  " + line));
+                    }
                 }
                 out.flush();
                 return Exit.OK;
@@ -73,6 +86,32 @@ final class ModelsCommand implements Callable<Integer> {
 
     static String status(ModelCard c) {
         return c.status().name().toLowerCase(java.util.Locale.ROOT);
+    }
+
+    /**
+     * The models this one was made from, and theirs, nearest first, each once: "id  lineage", or
+     * "id  (not on forge.models)" for a model the registry does not hold (a base model from a
+     * folder or the Hub, or one withdrawn).
+     */
+    static List<String> ancestry(ModelCard card, Function<String, Optional<ModelCard>> registry) {
+        List<String> lines = new ArrayList<>();
+        Set<String> seen = new HashSet<>(List.of(card.id()));
+        Deque<String> next = new ArrayDeque<>(parentsOf(card));
+        while (!next.isEmpty()) {
+            String id = next.removeFirst();
+            if (!seen.add(id)) continue;
+            Optional<ModelCard> found = registry.apply(id);
+            lines.add(id + "  " + found.map(ModelsCommand::lineage).orElse("(not on forge.models)"));
+            found.ifPresent(c -> next.addAll(parentsOf(c)));
+        }
+        return lines;
+    }
+
+    /** What a card names as made from: an average's parents, else the model the job started from. */
+    private static List<String> parentsOf(ModelCard c) {
+        if (c.parents() != null && !c.parents().isEmpty()) return c.parents().stream().map(p -> p.model()).toList();
+        String from = c.parent() != null ? c.parent() : c.baseModel();
+        return from == null ? List.of() : List.of(from.startsWith("models/") ? from.substring("models/".length()) : from);
     }
 
     /** base -> dataset -> method (job) -> this model; an average: base -> average of w1 parent1 + w2 parent2 (job). */

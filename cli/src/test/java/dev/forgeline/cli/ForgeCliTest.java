@@ -137,6 +137,11 @@ class ForgeCliTest {
         assertEquals(Exit.OK, one.code(), one.err());
         assertTrue(one.out().contains("stories260k -> average of 0.333 ft-" + id + " + 0.667 ft-" + id + "-dpo (job "
                 + id + "-average)"), one.out());
+        // Its ancestry, nearest first: both parents (one not on the registry), then what the first was made from.
+        String made = one.out().substring(one.out().indexOf("made from:"));
+        assertEquals(List.of("made from:", "  ft-" + id + "  stories260k + ds-9 -> lora (job " + id + ")",
+                "  ft-" + id + "-dpo  (not on forge.models)", "  stories260k  (not on forge.models)"),
+                made.lines().toList(), one.out());
 
         assertEquals(Exit.OK, forge("job", id).code());
         assertEquals(Exit.NOT_FOUND, forge("job", "no-such-" + id).code());

@@ -45,6 +45,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
@@ -76,6 +77,9 @@ public class FineTuningJobs {
 
     @Inject
     ArtifactStore store;
+
+    /** Job records read so far, by id: a record is written once, at create, so a list reads each file once. */
+    private final Map<String, JobRecord> records = new ConcurrentHashMap<>();
 
     @Inject
     TrainingFiles files;
@@ -400,10 +404,17 @@ public class FineTuningJobs {
 
     private Optional<JobRecord> find(String id) {
         if (!ID.matcher(id).matches() || !store.exists(DIR + id + "/job.json")) {
+            records.remove(id);
             return Optional.empty();
         }
+        JobRecord known = records.get(id);
+        if (known != null) {
+            return Optional.of(known);
+        }
         try {
-            return Optional.of(JSON.readValue(store.read(DIR + id + "/job.json"), JobRecord.class));
+            JobRecord read = JSON.readValue(store.read(DIR + id + "/job.json"), JobRecord.class);
+            records.put(id, read);
+            return Optional.of(read);
         } catch (IOException e) {
             return Optional.empty();
         }
@@ -423,6 +434,7 @@ public class FineTuningJobs {
     }
 
     private void forget(String id) {
+        records.remove(id);
         try {
             store.delete(DIR + id);
             store.delete("datasets/" + id);
