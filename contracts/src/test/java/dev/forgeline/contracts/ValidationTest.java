@@ -83,10 +83,11 @@ class ValidationTest {
                         "models[0].weight: must be a positive number",
                         "lora: does not apply to method average: it trains nothing",
                         "learning_rate: does not apply to method average: it trains nothing",
+                        "gradient_checkpointing: does not apply to method average: it trains nothing",
                         "seed: does not apply to method average: it trains nothing"),
                 errors(training("""
                         {"job_id":"a","method":"average","models":[{"model":"m1","weight":-1}],
-                         "lora":{"r":8},"learning_rate":0.001,"seed":1}""")));
+                         "lora":{"r":8},"learning_rate":0.001,"seed":1,"gradient_checkpointing":true}""")));
         assertEquals(List.of("models[0].model: required", "models[1]: required"),
                 errors(training("""
                         {"job_id":"a","method":"average","models":[{"weight":1},null]}""")));

@@ -29,6 +29,7 @@ final class Hyperparameters {
                 .gradientAccumulation(r.gradientAccumulationSteps())
                 .maxSeqLength(r.maxSeqLength())
                 .packing(r.packing())
+                .gradientCheckpointing(r.gradientCheckpointing())
                 .maxGradNorm(r.maxGradNorm())
                 .weightDecay(r.weightDecay())
                 .seed(r.seed())

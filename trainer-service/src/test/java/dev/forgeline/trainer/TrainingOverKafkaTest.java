@@ -120,12 +120,15 @@ class TrainingOverKafkaTest {
         assertNotNull(card.eval().get("held_out_loss"));
     }
 
-    /** method dpo: preference JSONL in, progress with reward margin and accuracy, held-out preference accuracy out. */
+    /**
+     * method dpo: preference JSONL in, progress with reward margin and accuracy, held-out preference
+     * accuracy out; with gradient checkpointing, so that the request's field reaches the engine.
+     */
     @Test
     void dpoOverKafka() throws Exception {
         Path prefs = TinyTask.writePreferences(Files.createTempDirectory("forge-dpo-data-"));
         String jobId = "dpo-" + UUID.randomUUID();
-        topics.send(quick(jobId).method(TrainingRequest.Method.DPO).alpha(0.2).learningRate(5e-3)
+        topics.send(quick(jobId).method(TrainingRequest.Method.DPO).alpha(0.2).learningRate(5e-3).gradientCheckpointing(true)
                 .baseModel(TinyTask.MODEL).dataset(prefs.toUri().toString()).build());
 
         JobStatus done = topics.awaitTerminal(jobId, JOB_TIMEOUT);
@@ -146,6 +149,7 @@ class TrainingOverKafkaTest {
         ModelCard card = topics.awaitModel(modelId, Duration.ofSeconds(10)).orElseThrow();
         assertEquals("dpo", card.method());
         assertEquals(0.1, ((Number) card.hyperparameters().get("beta")).doubleValue());
+        assertEquals(true, card.hyperparameters().get("gradient_checkpointing"));
         assertEquals(accuracy.get(2), ((Number) card.eval().get("held_out_preference_accuracy")).doubleValue());
         assertTrue(Files.isRegularFile(store.resolve("models").resolve(modelId).resolve("adapter/adapter_config.json")));
     }

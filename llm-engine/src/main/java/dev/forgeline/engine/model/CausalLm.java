@@ -221,12 +221,16 @@ public final class CausalLm implements AutoCloseable {
         if (packedOnly) {
             throw new IllegalStateException("this model was loaded with WeightLayout.PACKED: only CpuDecodeKernel runs it");
         }
-        NDArray x = inputIds.getNDArrayInternal()
-                .embedding(inputIds, embedTokens, SparseFormat.DENSE).singletonOrThrow(); // (B, T, hidden)
+        NDArray x = embed(inputIds);
         for (DecoderLayer layer : layers) {
             x = layer.forward(x, step);
         }
         return norm.forward(x);
+    }
+
+    /** Token embeddings: ids (B, T) int64 -> (B, T, hidden). */
+    public NDArray embed(NDArray inputIds) {
+        return inputIds.getNDArrayInternal().embedding(inputIds, embedTokens, SparseFormat.DENSE).singletonOrThrow();
     }
 
     /** hidden (..., hidden) -> logits (..., vocab). */

@@ -38,7 +38,7 @@ public final class Trainer {
         this.model = model;
         this.config = config.validate();
         this.trainable = TrainableSet.prepare(model, config);
-        this.forward = new TrainingForward(model);
+        this.forward = new TrainingForward(model, config.gradientCheckpointing());
         this.optimizer = new AdamW(trainable.parameters(), config.weightDecay());
     }
 
@@ -112,6 +112,7 @@ public final class Trainer {
                 try (NDManager scope = model.manager().newSubManager(); Autograd ignored = Autograd.record()) {
                     NDArray l = b.loss(scope);
                     Autograd.backward(l);
+                    forward.backwardThroughLayers();
                     loss += l.getFloat();
                 }
             }

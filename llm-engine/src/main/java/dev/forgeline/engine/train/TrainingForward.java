@@ -13,7 +13,9 @@ import dev.forgeline.engine.model.CausalLm;
 import dev.forgeline.engine.model.NoGradient;
 import dev.forgeline.engine.model.Step;
 import java.nio.LongBuffer;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * The model's forward over a training {@link Batch}, recording gradients when called inside
@@ -23,18 +25,36 @@ import java.util.Arrays;
  *
  * <p>Norms and softmax run in the model's dtype when it is float32 or float64, and in float32
  * for 16-bit models; so does the loss's log-softmax here.
+ *
+ * <p>With gradient checkpointing, a recorded forward keeps only each decoder layer's input: the
+ * trunk runs without a graph, and the loss's graph starts at the last layer's output. After the
+ * loss's backward, {@link #backwardThroughLayers} runs each layer again from its input, last
+ * first, with a graph, and back-propagates the gradient that arrived at its output, {@code
+ * sum(layer(x) * dL/dy)} giving the layer's parameters and input their share. One layer's
+ * activations are held at a time, for a second forward of the trunk.
  */
 public final class TrainingForward {
 
     private final CausalLm model;
     private final ModelConfig config;
     private final boolean wide; // float32 or float64: compute in place, no upcast
+    private final boolean checkpointed;
+    private final List<Trunk> pending = new ArrayList<>(); // recorded checkpointed forwards not yet back-propagated
+
+    /** A checkpointed forward of the trunk: the ids, the step, and each layer's input; {@code top} is the last layer's output. */
+    private record Trunk(NDManager m, NDArray ids, Step step, List<NDArray> inputs, NDArray top, long seed) {}
 
     public TrainingForward(CausalLm model) {
+        this(model, false);
+    }
+
+    /** {@code checkpointed}: gradient checkpointing, see the class comment. */
+    public TrainingForward(CausalLm model, boolean checkpointed) {
         this.model = model;
         this.config = model.config();
         DataType dtype = model.dataType();
         this.wide = dtype == DataType.FLOAT32 || dtype == DataType.FLOAT64;
+        this.checkpointed = checkpointed;
     }
 
     /** Final-norm hidden states (B, T, hidden), created in {@code m}. */
@@ -42,7 +62,66 @@ public final class TrainingForward {
         int b = batch.rows();
         int t = batch.seqLen();
         NDArray ids = m.create(LongBuffer.wrap(toLongs(batch.ids())), new Shape(b, t));
-        return model.hidden(ids, Step.packed(m, model, b, t, batch.positions(), batch.segments()));
+        Step step = Step.packed(m, model, b, t, batch.positions(), batch.segments());
+        if (!checkpointed || !JniUtils.isGradMode()) {
+            return model.hidden(ids, step);
+        }
+        // Each layer's dropout draws from a seed of its own, so that its second run draws the same masks.
+        long seed = m.randomInteger(0, Integer.MAX_VALUE, new Shape(1), DataType.INT64).getLong();
+        List<NDArray> inputs = new ArrayList<>();
+        NDArray x;
+        try (NoGradient ignored = NoGradient.enter()) {
+            x = model.embed(ids);
+            for (int l = 0; l < model.layers().size(); l++) {
+                inputs.add(x);
+                x = layerWithoutKeeping(m, l, x, step, seed);
+            }
+        }
+        NDArray top = x.stopGradient();
+        top.setRequiresGradient(true);
+        pending.add(new Trunk(m, ids, step, inputs, top, seed));
+        return model.norm().forward(top);
+    }
+
+    /** Layer l on x, its intermediates freed at once: only the output stays, in {@code m}. */
+    private NDArray layerWithoutKeeping(NDManager m, int l, NDArray x, Step step, long seed) {
+        try (NDManager layer = m.newSubManager()) {
+            NDArray in = x.stopGradient();
+            in.attach(layer);
+            JniUtils.setSeed(seed + l);
+            NDArray y = model.layers().get(l).forward(in, step);
+            y.attach(m);
+            return y;
+        }
+    }
+
+    /**
+     * With gradient checkpointing: back-propagates, through the decoder layers and the embedding,
+     * the gradients the last backward left at the outputs of the trunks recorded since the last
+     * call (a no-op without checkpointing). Call it inside {@link Autograd}, after the loss's backward.
+     */
+    public void backwardThroughLayers() {
+        for (int i = pending.size() - 1; i >= 0; i--) {
+            Trunk trunk = pending.get(i);
+            NDArray gradient = trunk.top().getGradient(); // dL/dy of the last layer
+            for (int l = model.layers().size() - 1; l >= 0; l--) {
+                try (NDManager layer = trunk.m().newSubManager()) {
+                    NDArray in = trunk.inputs().get(l).stopGradient();
+                    in.attach(layer);
+                    in.setRequiresGradient(true);
+                    JniUtils.setSeed(trunk.seed() + l);
+                    Autograd.backward(model.layers().get(l).forward(in, trunk.step()).mul(gradient).sum());
+                    gradient.close();
+                    trunk.inputs().get(l).close();
+                    gradient = in.getGradient();
+                    gradient.attach(trunk.m());
+                }
+            }
+            if (model.embedTokens().hasGradient()) {
+                Autograd.backward(model.embed(trunk.ids()).mul(gradient).sum());
+            }
+        }
+        pending.clear();
     }
 
     /** Logits at every position (B, T, vocab). */

@@ -54,13 +54,28 @@ public final class TrainBenchmark {
                     tokensPerSecond, f.flopsPerSecond() / 1e9, f.mfu(), mfuOverall);
             System.out.printf(Locale.ROOT,
                     "{\"bench\":\"train\",\"model\":\"random SmolLM-135M shape\",\"method\":\"lora r16 all linear\","
-                            + "\"seq_len\":%d,\"batch\":%d,\"timed_steps\":%d,\"tokens_per_s\":%.1f,\"train_gflops\":%.2f,"
+                            + "\"seq_len\":%d,\"batch\":%d,\"timed_steps\":%d,\"gradient_checkpointing\":%s,"
+                            + "\"peak_resident_mb\":%d,\"tokens_per_s\":%.1f,\"train_gflops\":%.2f,"
                             + "\"matmul_gflops\":%.2f,\"mfu\":%.4f,\"mfu_vs_upfront_matmul\":%.4f,\"goal\":0.5,\"ratio\":%.4f}%n",
-                    SEQ_LEN, batch, steps, tokensPerSecond, f.flopsPerSecond() / 1e9, peak / 1e9, f.mfu(), mfuOverall,
-                    f.mfu() / 0.5);
+                    SEQ_LEN, batch, steps, Boolean.getBoolean("bench.gradientCheckpointing"), peakResidentMegabytes(),
+                    tokensPerSecond, f.flopsPerSecond() / 1e9, peak / 1e9, f.mfu(), mfuOverall, f.mfu() / 0.5);
         } finally {
             Checkpoint.deleteTree(dir);
         }
+    }
+
+    /** This process's peak resident memory so far (VmHWM), in MB; -1 without /proc. */
+    static long peakResidentMegabytes() {
+        try {
+            for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) >> 10;
+                }
+            }
+        } catch (java.io.IOException e) {
+            // not Linux
+        }
+        return -1;
     }
 
     /** Prints the engine and the dense matmul FLOP/s of this run, and returns the latter. */
@@ -103,7 +118,8 @@ public final class TrainBenchmark {
     static TrainingConfig.Builder lora(int microBatchSize, int steps) {
         return TrainingConfig.builder().lora(new TrainingConfig.LoraConfig(16, 32, 0.0, null))
                 .learningRate(1e-4).schedule(TrainingConfig.Schedule.CONSTANT).warmupRatio(0)
-                .microBatchSize(microBatchSize).maxSteps(steps).maxSeqLength(SEQ_LEN).evalInterval(0).saveInterval(0);
+                .microBatchSize(microBatchSize).maxSteps(steps).maxSeqLength(SEQ_LEN).evalInterval(0).saveInterval(0)
+                .gradientCheckpointing(Boolean.getBoolean("bench.gradientCheckpointing")); // -Dbench.gradientCheckpointing=true
     }
 
     /** Random token ids, {@code n} of them. */
