@@ -10,6 +10,8 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
 import dev.forgeline.engine.config.ModelConfig;
 import dev.forgeline.engine.model.CausalLm;
+import dev.forgeline.engine.model.DecoderLayer;
+import dev.forgeline.engine.model.Linear;
 import dev.forgeline.engine.model.NoGradient;
 import dev.forgeline.engine.model.Step;
 import java.nio.LongBuffer;
@@ -83,6 +85,29 @@ public final class TrainingForward {
         return model.norm().forward(top);
     }
 
+    /**
+     * -1 when the embedding trains, else the lowest decoder layer with a trained tensor (a weight,
+     * a bias, a norm or a LoRA adapter), else the number of layers.
+     */
+    private int lowestTrained() {
+        if (model.embedTokens().hasGradient()) {
+            return -1;
+        }
+        List<DecoderLayer> layers = model.layers();
+        for (int l = 0; l < layers.size(); l++) {
+            DecoderLayer layer = layers.get(l);
+            List<Linear> linears = List.of(layer.attention().qkv(), layer.attention().output(), layer.mlp().gateUp(),
+                    layer.mlp().down());
+            boolean trains = layer.inputNorm().weight().hasGradient() || layer.postAttentionNorm().weight().hasGradient()
+                    || linears.stream().anyMatch(p -> p.weight().hasGradient() || p.bias() != null && p.bias().hasGradient()
+                            || p.adapters().values().stream().anyMatch(a -> a.a().hasGradient() || a.b().hasGradient()));
+            if (trains) {
+                return l;
+            }
+        }
+        return layers.size();
+    }
+
     /** Layer l on x, its intermediates freed at once: only the output stays, in {@code m}. */
     private NDArray layerWithoutKeeping(NDManager m, int l, NDArray x, Step step, long seed) {
         try (NDManager layer = m.newSubManager()) {
@@ -101,25 +126,28 @@ public final class TrainingForward {
      * call (a no-op without checkpointing). Call it inside {@link Autograd}, after the loss's backward.
      */
     public void backwardThroughLayers() {
+        int bottom = lowestTrained(); // layers below it need no gradient: the backward stops there
         for (int i = pending.size() - 1; i >= 0; i--) {
             Trunk trunk = pending.get(i);
             NDArray gradient = trunk.top().getGradient(); // dL/dy of the last layer
-            for (int l = model.layers().size() - 1; l >= 0; l--) {
+            for (int l = model.layers().size() - 1; l >= Math.max(bottom, 0); l--) {
                 try (NDManager layer = trunk.m().newSubManager()) {
                     NDArray in = trunk.inputs().get(l).stopGradient();
                     in.attach(layer);
-                    in.setRequiresGradient(true);
+                    in.setRequiresGradient(l > bottom);
                     JniUtils.setSeed(trunk.seed() + l);
                     Autograd.backward(model.layers().get(l).forward(in, trunk.step()).mul(gradient).sum());
                     gradient.close();
-                    trunk.inputs().get(l).close();
-                    gradient = in.getGradient();
-                    gradient.attach(trunk.m());
+                    gradient = l > bottom ? in.getGradient() : null;
+                    if (gradient != null) {
+                        gradient.attach(trunk.m());
+                    }
                 }
             }
-            if (model.embedTokens().hasGradient()) {
+            if (bottom < 0) {
                 Autograd.backward(model.embed(trunk.ids()).mul(gradient).sum());
             }
+            trunk.inputs().forEach(NDArray::close);
         }
         pending.clear();
     }

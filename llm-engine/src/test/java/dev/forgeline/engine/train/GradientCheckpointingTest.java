@@ -22,8 +22,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Gradient checkpointing ({@link TrainingForward#backwardThroughLayers}) gives the loss and every
- * trainable gradient of the plain graph, in float64 on a tiny random model: LoRA and full
- * fine-tuning (the embedding's gradient too), the SFT loss and DPO's sequence log-probs, and with
+ * trainable gradient of the plain graph, in float64 on a tiny random model: LoRA, full fine-tuning
+ * (the embedding's gradient too) and freeze, the SFT loss and DPO's sequence log-probs, and with
  * LoRA dropout the recomputed layers draw the masks of the first run.
  */
 class GradientCheckpointingTest {
@@ -55,6 +55,17 @@ class GradientCheckpointingTest {
             double[] checkpointed = run(model, set, true, (f, m) -> f.lossSum(m, b, 0));
             assertSame(plain, checkpointed);
             assertTrue(model.embedTokens().hasGradient(), "the embedding trains in a full fine-tune");
+        }
+    }
+
+    @Test
+    void freezeGradientsEqualThePlainGraph() {
+        try (CausalLm model = CausalLm.load(TinyModels.write(dir, false), Device.cpu(), DataType.FLOAT64)) {
+            TrainableSet set = TrainableSet.prepare(model,
+                    TrainingConfig.builder().method(TrainingConfig.Method.FREEZE).trainableLayers(1).build());
+            Batch b = batch();
+            assertTrue(model.layers().size() > 1, "a frozen layer below the trained one");
+            assertSame(run(model, set, false, (f, m) -> f.lossSum(m, b, 0)), run(model, set, true, (f, m) -> f.lossSum(m, b, 0)));
         }
     }
 
