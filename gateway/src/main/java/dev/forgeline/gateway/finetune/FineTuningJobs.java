@@ -210,8 +210,9 @@ public class FineTuningJobs {
         List<JobRecord> all = new ArrayList<>();
         try {
             for (String path : store.list(DIR)) {
-                if (path.endsWith("/job.json")) {
-                    find(path.substring(DIR.length(), path.length() - "/job.json".length())).ifPresent(all::add);
+                String id = path.endsWith("/job.json") ? path.substring(DIR.length(), path.length() - "/job.json".length()) : "";
+                if (ID.matcher(id).matches()) { // listed, so it exists: no second look
+                    read(id).ifPresent(all::add);
                 }
             }
         } catch (IOException e) {
@@ -407,6 +408,11 @@ public class FineTuningJobs {
             records.remove(id);
             return Optional.empty();
         }
+        return read(id);
+    }
+
+    /** The record of a job whose job.json exists, from {@link #records} once read. */
+    private Optional<JobRecord> read(String id) {
         JobRecord known = records.get(id);
         if (known != null) {
             return Optional.of(known);

@@ -113,11 +113,16 @@ public final class TrainingForward {
         try (NDManager layer = m.newSubManager()) {
             NDArray in = x.stopGradient();
             in.attach(layer);
-            JniUtils.setSeed(seed + l);
-            NDArray y = model.layers().get(l).forward(in, step);
+            NDArray y = seededLayer(l, in, step, seed);
             y.attach(m);
             return y;
         }
+    }
+
+    /** Layer l on x, its dropout drawing from seed + l: the first run and the rerun draw the same masks. */
+    private NDArray seededLayer(int l, NDArray x, Step step, long seed) {
+        JniUtils.setSeed(seed + l);
+        return model.layers().get(l).forward(x, step);
     }
 
     /**
@@ -135,8 +140,7 @@ public final class TrainingForward {
                     NDArray in = trunk.inputs().get(l).stopGradient();
                     in.attach(layer);
                     in.setRequiresGradient(l > bottom);
-                    JniUtils.setSeed(trunk.seed() + l);
-                    Autograd.backward(model.layers().get(l).forward(in, trunk.step()).mul(gradient).sum());
+                    Autograd.backward(seededLayer(l, in, trunk.step(), trunk.seed()).mul(gradient).sum());
                     gradient.close();
                     gradient = l > bottom ? in.getGradient() : null;
                     if (gradient != null) {

@@ -44,19 +44,22 @@ public final class DecodeBenchmark {
 
     private static final String FRESH_SERVER = "--fresh-server";
 
+    /** Tokens of the prompts whose prefill is timed. */
+    private static final int PREFILL_LENGTH = 256;
+
     public static void main(String[] args) throws Exception {
         if (args.length == 2 && args[0].equals(FRESH_SERVER)) {
             Path dir = Path.of(args[1]);
             long load = System.nanoTime();
             try (CausalLm model = CausalLm.load(dir, Device.cpu(), DataType.FLOAT32, WeightLayout.PACKED)) {
-                FirstPrompt first = firstPrompt(model, (System.nanoTime() - load) / 1e9, 256, new SplittableRandom(3));
+                FirstPrompt first = firstPrompt(model, (System.nanoTime() - load) / 1e9, PREFILL_LENGTH, new SplittableRandom(3));
                 System.out.println(FRESH_SERVER + " " + first.encode());
             }
             return;
         }
         int promptLength = 16;
         int decodeSteps = Integer.getInteger("bench.steps", 64);
-        int prefillLength = 256;
+        int prefillLength = PREFILL_LENGTH;
         int batch = 8;
 
         ModelConfig config = RandomModel.smolLm135mShape();
@@ -75,7 +78,7 @@ public final class DecodeBenchmark {
         long rssMb;
         long rssLimitMb;
         Engine engine = Engine.getInstance(); // loads libtorch
-        long rssEngine = residentBytes();
+        long rssEngine = ProcessMemory.resident();
         int torchThreads = ai.djl.pytorch.jni.JniUtils.getNumThreads();
         String waitPolicy = System.getenv().getOrDefault("OMP_WAIT_POLICY", "default");
         System.out.println("engine: " + Engine.getInstance().getEngineName() + " " + Engine.getInstance().getVersion()
@@ -165,27 +168,13 @@ public final class DecodeBenchmark {
         }
     }
 
-    /** {@link #residentBytes} once the load's mapped buffers are unreachable and cleaned (two GCs apart). */
+    /** {@link ProcessMemory#resident} once the load's mapped buffers are unreachable and cleaned (two GCs apart). */
     static long settledResidentBytes() throws InterruptedException {
         System.gc();
         Thread.sleep(1000);
         System.gc();
         Thread.sleep(500);
-        return residentBytes();
-    }
-
-    /** This process's resident set (VmRSS), or -1 where /proc is missing. */
-    static long residentBytes() {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmRSS:")) {
-                    return Long.parseLong(line.replaceAll("[^0-9]", "")) << 10;
-                }
-            }
-        } catch (java.io.IOException e) {
-            // not Linux
-        }
-        return -1;
+        return ProcessMemory.resident();
     }
 
     static int[] prompt(SplittableRandom random, int length, int vocab) {

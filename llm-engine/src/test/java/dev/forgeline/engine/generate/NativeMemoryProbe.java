@@ -2,14 +2,13 @@ package dev.forgeline.engine.generate;
 
 import ai.djl.Device;
 import ai.djl.ndarray.types.DataType;
+import dev.forgeline.engine.bench.ProcessMemory;
 import dev.forgeline.engine.config.ModelConfig;
 import dev.forgeline.engine.model.CausalLm;
 import dev.forgeline.engine.model.CpuDecodeKernel;
 import dev.forgeline.engine.model.Linear;
 import dev.forgeline.engine.model.LoraAdapter;
 import dev.forgeline.engine.weights.RandomModel;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
@@ -34,16 +33,11 @@ public final class NativeMemoryProbe {
     static final int TENSOR_WARM_UP_STEPS = 300;
 
     static long residentKb() {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmRSS:")) {
-                    return Long.parseLong(line.replaceAll("[^0-9]", ""));
-                }
-            }
-        } catch (IOException e) {
-            throw new IllegalStateException(e);
+        long bytes = ProcessMemory.resident();
+        if (bytes < 0) {
+            throw new IllegalStateException("no VmRSS in /proc/self/status");
         }
-        throw new IllegalStateException("no VmRSS in /proc/self/status");
+        return bytes >> 10;
     }
 
     public static void main(String[] args) throws Exception {

@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import dev.forgeline.engine.bench.ProcessMemory;
 import dev.forgeline.engine.config.ModelConfig;
 import dev.forgeline.engine.weights.RandomModel;
 import dev.forgeline.engine.model.CausalLm;
@@ -33,6 +34,8 @@ import java.util.SplittableRandom;
  */
 public final class TrainBenchmark {
     static final int SEQ_LEN = 256;
+    /** -Dbench.gradientCheckpointing=true: the same run with gradient checkpointing. */
+    static final boolean CHECKPOINTING = Boolean.getBoolean("bench.gradientCheckpointing");
 
     public static void main(String[] args) throws Exception {
         int batch = Integer.getInteger("bench.batch", 4);
@@ -57,25 +60,11 @@ public final class TrainBenchmark {
                             + "\"seq_len\":%d,\"batch\":%d,\"timed_steps\":%d,\"gradient_checkpointing\":%s,"
                             + "\"peak_resident_mb\":%d,\"tokens_per_s\":%.1f,\"train_gflops\":%.2f,"
                             + "\"matmul_gflops\":%.2f,\"mfu\":%.4f,\"mfu_vs_upfront_matmul\":%.4f,\"goal\":0.5,\"ratio\":%.4f}%n",
-                    SEQ_LEN, batch, steps, Boolean.getBoolean("bench.gradientCheckpointing"), peakResidentMegabytes(),
+                    SEQ_LEN, batch, steps, CHECKPOINTING, ProcessMemory.peakResident() >> 20,
                     tokensPerSecond, f.flopsPerSecond() / 1e9, peak / 1e9, f.mfu(), mfuOverall, f.mfu() / 0.5);
         } finally {
             Checkpoint.deleteTree(dir);
         }
-    }
-
-    /** This process's peak resident memory so far (VmHWM), in MB; -1 without /proc. */
-    static long peakResidentMegabytes() {
-        try {
-            for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmHWM:")) {
-                    return Long.parseLong(line.replaceAll("[^0-9]", "")) >> 10;
-                }
-            }
-        } catch (java.io.IOException e) {
-            // not Linux
-        }
-        return -1;
     }
 
     /** Prints the engine and the dense matmul FLOP/s of this run, and returns the latter. */
@@ -119,7 +108,7 @@ public final class TrainBenchmark {
         return TrainingConfig.builder().lora(new TrainingConfig.LoraConfig(16, 32, 0.0, null))
                 .learningRate(1e-4).schedule(TrainingConfig.Schedule.CONSTANT).warmupRatio(0)
                 .microBatchSize(microBatchSize).maxSteps(steps).maxSeqLength(SEQ_LEN).evalInterval(0).saveInterval(0)
-                .gradientCheckpointing(Boolean.getBoolean("bench.gradientCheckpointing")); // -Dbench.gradientCheckpointing=true
+                .gradientCheckpointing(CHECKPOINTING);
     }
 
     /** Random token ids, {@code n} of them. */
